@@ -1,0 +1,18 @@
+"""The dispatch service (`gridcase run dispatch`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dispatch import flows
+from services.reference.catalog import CatalogCache
+from services.runtime.service_app import consumer_service
+from services.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return consumer_service(
+        name="dispatch",
+        handlers=lambda ctx: flows.handlers(CatalogCache(ctx.pool)),
+        settings=settings,
+    )

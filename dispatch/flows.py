@@ -1,0 +1,83 @@
+"""Dispatch: route each newly reported case to its department, or to the triage queue with a reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import asyncpg
+
+from dispatch.routing import Route, route
+from schemas.events import DispatchedPayload, EventEnvelope, EventType, TriagedPayload
+from schemas.states import Action, CaseStatus
+from services.ledger.service import apply_action, lock_case
+from services.messaging.consumer import Handler
+from services.reference.catalog import CatalogCache
+
+log = logging.getLogger(__name__)
+
+ACTOR = "system:dispatch"
+
+# Urgency only ever goes up: a resident's "emergency" is not lowered to the category default.
+_URGENCY_RANK = {"normal": 0, "urgent": 1, "emergency": 2}
+
+
+def handlers(catalogs: CatalogCache) -> Mapping[str, Handler]:
+    async def on_reported(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        case = await lock_case(conn, event.case_id)
+        if case.status is not CaseStatus.REPORTED:
+            return  # an operator got there first, or this is a replay: nothing to do
+        catalog = await catalogs.get()
+        row = case.row
+        decision = route(
+            catalog,
+            category_code=row["category_code"],
+            grid_code=row["grid_code"],
+            lon=row["lon"],
+            lat=row["lat"],
+        )
+        if isinstance(decision, Route):
+            cat = decision.category
+            urgency = max(row["urgency"], cat.urgency, key=lambda u: _URGENCY_RANK.get(u, 0))
+            payload = DispatchedPayload(
+                department_code=decision.department_code,
+                department_name=catalog.departments[decision.department_code].name,
+                grid_code=decision.grid_code,
+                grid_name=catalog.area_name(decision.grid_code),
+                category_code=cat.code,
+                category_name=cat.name,
+                level=cat.level,
+                urgency=urgency,
+                handle_limit=cat.handle_limit,
+                routed_by=decision.routed_by,
+            )
+            await apply_action(
+                conn,
+                case=case,
+                action=Action.DISPATCH,
+                actor=ACTOR,
+                payload=payload.model_dump(mode="json"),
+                updates={
+                    "grid_code": decision.grid_code,
+                    "department_code": decision.department_code,
+                    "level": cat.level,
+                    "urgency": urgency,
+                    "dispatched_at": case.now,
+                },
+            )
+        else:
+            await apply_action(
+                conn,
+                case=case,
+                action=Action.TRIAGE,
+                actor=ACTOR,
+                payload=TriagedPayload(
+                    reason=decision.reason.value, reason_label=decision.label
+                ).model_dump(),
+                updates={
+                    "triage_reason": decision.reason.value,
+                    "grid_code": decision.grid_code or row["grid_code"],
+                },
+            )
+
+    return {EventType.REPORTED: on_reported}

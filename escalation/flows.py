@@ -1,0 +1,130 @@
+"""Escalation: start the SLA clock when a case is dispatched, stop it when the work is done, and
+raise overdue cases one level (grid → community → street → district)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+
+import asyncpg
+from prometheus_client import Counter
+
+from escalation.policy import EscalationPolicy, policy_for
+from schemas.events import EscalatedPayload, EventEnvelope, EventType, SlaStartedPayload
+from schemas.levels import Level
+from schemas.states import CLOCK_RUNNING
+from services.ledger.service import lock_case, record_event
+from services.messaging.consumer import Handler
+
+log = logging.getLogger(__name__)
+
+ACTOR = "system:escalation"
+ESCALATIONS = Counter("gridcase_escalations_total", "Cases raised a level or marked overdue", ["to_level"])
+
+STOP_ON = (
+    EventType.RESOLVED,
+    EventType.CLOSED,
+    EventType.REJECTED,
+    EventType.MARKED_DUPLICATE,
+    EventType.SUSPENDED,
+)
+
+
+def handlers() -> Mapping[str, Handler]:
+    async def start_clock(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        case = await lock_case(conn, event.case_id)
+        if case.status not in CLOCK_RUNNING or case.row["category_code"] is None:
+            return
+        handle_limit = await conn.fetchval(
+            "SELECT handle_limit FROM categories WHERE code = $1", case.row["category_code"]
+        )
+        policy = policy_for(
+            category_code=case.row["category_code"], handle_limit=handle_limit, level=case.row["level"]
+        )
+        started = event.occurred_at
+        due = policy.first_due(started)
+        await conn.execute(
+            "INSERT INTO sla_clocks (case_id, started_at, due_at, step, policy, state, updated_at) "
+            "VALUES ($1, $2, $3, 0, $4, 'running', now()) ON CONFLICT (case_id) DO UPDATE SET "
+            "started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at, step = 0, policy = EXCLUDED.policy, "
+            "state = 'running', updated_at = now()",
+            case.row["id"],
+            started,
+            due,
+            policy.snapshot(),
+        )
+        await record_event(
+            conn,
+            case=case,
+            event_type=EventType.SLA_STARTED,
+            actor=ACTOR,
+            payload=SlaStartedPayload(due_at=due, policy=policy.snapshot()).model_dump(mode="json"),
+            updates={"due_at": due},
+        )
+
+    async def stop_clock(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        await conn.execute(
+            "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1 AND state = 'running'",
+            event.case_id,
+        )
+
+    table: dict[str, Handler] = {EventType.DISPATCHED: start_clock, EventType.REDISPATCHED: start_clock}
+    table.update({t: stop_clock for t in STOP_ON})
+    return table
+
+
+async def escalate_due(conn: asyncpg.Connection, *, case_id: uuid.UUID) -> EventEnvelope | None:
+    """Fire one overdue clock (the caller holds its row lock, in a transaction)."""
+    clock = await conn.fetchrow("SELECT * FROM sla_clocks WHERE case_id = $1", case_id)
+    case = await lock_case(conn, case_id)
+    if clock is None or clock["state"] != "running":
+        return None
+    if case.status not in CLOCK_RUNNING:
+        await conn.execute(
+            "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1", case_id
+        )
+        return None
+    policy = EscalationPolicy.model_validate(clock["policy"])
+    current = Level(case.row["level"] or policy.start_level)
+    up = current.above()
+    if up is None or up not in policy.ladder:
+        # Already at the top: the case stays overdue and is put under supervision (督办) once.
+        await conn.execute(
+            "UPDATE sla_clocks SET state = 'exhausted', updated_at = now() WHERE case_id = $1", case_id
+        )
+        ESCALATIONS.labels("overdue").inc()
+        return await record_event(
+            conn,
+            case=case,
+            event_type=EventType.OVERDUE,
+            actor=ACTOR,
+            payload={
+                "level": current.value,
+                "level_label": current.label,
+                "overdue_since": clock["due_at"].isoformat(),
+            },
+        )
+    # The next deadline counts from now: a deadline missed while the service was down fires once.
+    next_due = case.now + policy.step()
+    await conn.execute(
+        "UPDATE sla_clocks SET due_at = $2, step = step + 1, updated_at = now() WHERE case_id = $1",
+        case_id,
+        next_due,
+    )
+    ESCALATIONS.labels(up.value).inc()
+    return await record_event(
+        conn,
+        case=case,
+        event_type=EventType.ESCALATED,
+        actor=ACTOR,
+        payload=EscalatedPayload(
+            from_level=current.value,
+            from_level_label=current.label,
+            to_level=up.value,
+            to_level_label=up.label,
+            due_at=next_due,
+            overdue_since=clock["due_at"],
+        ).model_dump(mode="json"),
+        updates={"level": up.value, "due_at": next_due},
+    )

@@ -1,0 +1,38 @@
+"""The intake service (`gridcase run intake`): takes reports from every channel."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from intake.views import router
+from services.db.pool import create_pool
+from services.http.errors import install_error_handlers
+from services.runtime.logs import configure_logging
+from services.runtime.service_app import add_ops_routes
+from services.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        s = settings or get_settings()
+        configure_logging("intake", s.log_level)
+        assert s.database_url, "GRIDCASE_DATABASE_URL is not set"
+        app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(title="Gridcase intake", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    async def check() -> None:
+        await app.state.pool.fetchval("SELECT 1")
+
+    add_ops_routes(app, name="intake", check=check)
+    return app

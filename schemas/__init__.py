@@ -1,0 +1,1 @@
+"""Contracts shared by every Gridcase service: case states, events and API models."""

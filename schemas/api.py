@@ -1,0 +1,121 @@
+"""HTTP API contracts: what intake accepts and what the read API answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Channel(StrEnum):
+    APP = "app"
+    WECHAT = "wechat"
+    HOTLINE = "hotline"
+    OPERATOR = "operator"
+    OPEN311 = "open311"
+
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.APP: "网格员App",
+    Channel.WECHAT: "微信公众号",
+    Channel.HOTLINE: "12345热线",
+    Channel.OPERATOR: "指挥中心录入",
+    Channel.OPEN311: "Open311",
+}
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+
+URGENCY_LABELS: dict[Urgency, str] = {
+    Urgency.NORMAL: "一般",
+    Urgency.URGENT: "紧急",
+    Urgency.EMERGENCY: "特急",
+}
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
+
+
+class ReportIn(BaseModel):
+    """A report from any channel (POST /api/v1/reports)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: Channel
+    description: str = Field(min_length=2, max_length=4000)
+    category_code: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    location: Location | None = None
+    grid_code: str | None = Field(default=None, pattern=r"^[0-9]{20}$")
+    address: str | None = Field(default=None, max_length=300)
+    reporter: Reporter | None = None
+    urgency: Urgency | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("description")
+    @classmethod
+    def description_has_content(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("description must not be blank")
+        return v
+
+
+class ReportAccepted(BaseModel):
+    case_id: UUID
+    case_no: str
+    duplicate_of_request: bool = Field(
+        default=False,
+        description="True when this external_id was already taken in: the same case is returned",
+    )
+
+
+class ActionIn(BaseModel):
+    """A department's or operator's action on a case (POST /api/v1/cases/{id}/actions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    actor: str = Field(default="operator:console", max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+    department_code: str | None = None  # for dispatch / redispatch by an operator
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldError] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseEventOut(BaseModel):
+    event_id: UUID
+    seq: int
+    type: str
+    type_label: str
+    occurred_at: datetime
+    actor: str
+    actor_label: str
+    payload: dict[str, Any]

@@ -1,0 +1,158 @@
+"""Event envelope and event types of the case lifecycle.
+
+Every event is appended to the case's timeline in PostgreSQL and published (through the outbox)
+on the case-events topic, keyed by case id so one case's events stay in order. Payloads carry no
+personal data of residents: services that need it read the case from the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.states import Action, CaseStatus
+
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    REPORTED = "case.reported"
+    DISPATCHED = "case.dispatched"
+    TRIAGED = "case.triaged"
+    REDISPATCHED = "case.redispatched"
+    SIGNED = "case.signed"
+    RETURNED = "case.returned"
+    SUSPENDED = "case.suspended"
+    RESUMED = "case.resumed"
+    RESOLVED = "case.resolved"
+    CLOSED = "case.closed"
+    REWORKED = "case.reworked"
+    REOPENED = "case.reopened"
+    REJECTED = "case.rejected"
+    MARKED_DUPLICATE = "case.marked_duplicate"
+    SLA_STARTED = "case.sla_started"
+    ESCALATED = "case.escalated"
+    OVERDUE = "case.overdue"
+    NOTIFICATION_DELIVERED = "notification.delivered"
+    NOTIFICATION_FAILED = "notification.failed"
+
+
+# The event each state-machine action records.
+ACTION_EVENTS: dict[Action, EventType] = {
+    Action.REPORT: EventType.REPORTED,
+    Action.DISPATCH: EventType.DISPATCHED,
+    Action.TRIAGE: EventType.TRIAGED,
+    Action.REDISPATCH: EventType.REDISPATCHED,
+    Action.SIGN: EventType.SIGNED,
+    Action.RETURN: EventType.RETURNED,
+    Action.SUSPEND: EventType.SUSPENDED,
+    Action.RESUME: EventType.RESUMED,
+    Action.RESOLVE: EventType.RESOLVED,
+    Action.CLOSE: EventType.CLOSED,
+    Action.REWORK: EventType.REWORKED,
+    Action.REOPEN: EventType.REOPENED,
+    Action.REJECT: EventType.REJECTED,
+    Action.MARK_DUPLICATE: EventType.MARKED_DUPLICATE,
+}
+
+EVENT_LABELS: dict[EventType, str] = {
+    EventType.REPORTED: "案件上报",
+    EventType.DISPATCHED: "自动派遣",
+    EventType.TRIAGED: "转人工分拣",
+    EventType.REDISPATCHED: "改派",
+    EventType.SIGNED: "部门签收",
+    EventType.RETURNED: "部门退回",
+    EventType.SUSPENDED: "挂起",
+    EventType.RESUMED: "恢复办理",
+    EventType.RESOLVED: "办结反馈",
+    EventType.CLOSED: "核查结案",
+    EventType.REWORKED: "核查不通过，返工",
+    EventType.REOPENED: "回访不满意，重新办理",
+    EventType.REJECTED: "不予受理",
+    EventType.MARKED_DUPLICATE: "标记为重复件",
+    EventType.SLA_STARTED: "开始计时",
+    EventType.ESCALATED: "超时升级",
+    EventType.OVERDUE: "超期督办",
+    EventType.NOTIFICATION_DELIVERED: "通知已送达",
+    EventType.NOTIFICATION_FAILED: "通知发送失败",
+}
+
+
+class EventEnvelope(BaseModel):
+    """What travels on Kafka and what the timeline stores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: UUID
+    type: str  # an EventType value; kept open so an unknown future type is dead-lettered, not crashed on
+    case_id: UUID
+    case_no: str
+    seq: int = Field(ge=1, description="Position in the case's timeline, 1-based")
+    occurred_at: datetime
+    actor: str = Field(description="Who caused it: 'system:<service>', 'operator:<id>', 'channel:<name>'")
+    status: CaseStatus = Field(description="The case status after this event")
+    schema_version: int = SCHEMA_VERSION
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- payloads of the events services act on -------------------------------------------------
+
+
+class Point(BaseModel):
+    lat: float
+    lon: float
+
+
+class ReportedPayload(BaseModel):
+    channel: str
+    external_id: str | None = None
+    category_code: str | None = None
+    grid_code: str | None = None
+    location: Point | None = None  # WGS-84, converted at intake
+    urgency: str = "normal"
+
+
+class DispatchedPayload(BaseModel):
+    department_code: str
+    department_name: str
+    grid_code: str | None
+    grid_name: str | None = None
+    category_code: str
+    category_name: str
+    level: str
+    urgency: str
+    handle_limit: str
+    routed_by: str  # grid_code | location | operator
+
+
+class TriagedPayload(BaseModel):
+    reason: str
+    reason_label: str
+
+
+class SlaStartedPayload(BaseModel):
+    due_at: datetime
+    policy: dict[str, Any]
+
+
+class EscalatedPayload(BaseModel):
+    from_level: str
+    from_level_label: str
+    to_level: str
+    to_level_label: str
+    due_at: datetime | None
+    overdue_since: datetime
+
+
+class NotificationPayload(BaseModel):
+    notification_id: UUID
+    channel: str
+    target: str
+    trigger_event_id: UUID
+    trigger_type: str
+    attempts: int
+    error: str | None = None

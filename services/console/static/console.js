@@ -1,0 +1,1149 @@
+/*
+ * Gridcase command-centre console.
+ *
+ * Vanilla ES2020, no dependencies, nothing fetched from outside this origin.
+ * All server data reaches the DOM through textContent / setAttribute only;
+ * innerHTML is never used.
+ */
+'use strict';
+
+(() => {
+  // ---------------------------------------------------------------------
+  // Constants
+  // ---------------------------------------------------------------------
+
+  const API = {
+    list: '/api/v1/cases?limit=100',
+    detail: (id) => `/api/v1/cases/${encodeURIComponent(id)}`,
+    grids: '/api/v1/grids',
+    stream: '/api/v1/stream',
+  };
+
+  const REFRESH_DEBOUNCE_MS = 300;
+  const POLL_INTERVAL_MS = 3000;
+  const TICK_MS = 30000; // re-evaluate deadline lights
+  const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000; // Asia/Shanghai is UTC+8, no DST since 1991
+
+  // Status order, fallback labels (server labels win) and whether the
+  // deadline clock still runs for a case in that status.
+  const STATUSES = [
+    ['reported', '待派遣'],
+    ['triage', '待分拣'],
+    ['dispatched', '已派遣'],
+    ['signed', '已签收'],
+    ['returned', '已退回'],
+    ['suspended', '已挂起'],
+    ['resolved', '已办结待核查'],
+    ['closed', '已结案'],
+    ['rejected', '不予受理'],
+    ['duplicate', '重复件'],
+  ];
+  const STATUS_LABEL = new Map(STATUSES);
+  const CLOCK_STOPPED = new Map([
+    ['resolved', '已办结，停止计时'],
+    ['closed', '已结案，停止计时'],
+    ['rejected', '不予受理，不计时'],
+    ['duplicate', '重复件，不计时'],
+    ['suspended', '已挂起，暂停计时'],
+  ]);
+  // Active (not finished) statuses, used for the map heat shading.
+  const ACTIVE = new Set(['reported', 'triage', 'dispatched', 'signed', 'returned', 'suspended']);
+
+  // Header counters: [key in `counts`, label, tone].
+  const COUNTERS = [
+    ['reported', '待派遣', 'reported'],
+    ['triage', '待分拣', 'triage'],
+    ['dispatched', '已派遣', 'dispatched'],
+    ['signed', '已签收', 'signed'],
+    ['resolved', '已办结待核查', 'resolved'],
+    ['closed', '已结案', 'closed'],
+    ['overdue', '超期', 'overdue'],
+  ];
+
+  // One-line timeline summaries per event type; payload values are coerced
+  // to plain strings and only ever rendered as text.
+  const EVENT_SUMMARY = {
+    'case.reported': (p) => (s(p.channel_label) ? `经${s(p.channel_label)}上报` : ''),
+    'case.triaged': (p) => s(p.reason_label) || s(p.reason),
+    'case.dispatched': (p) => (s(p.department_name) ? `派往 ${s(p.department_name)}` : ''),
+    'case.escalated': (p) => `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
+    'case.returned': (p) => (s(p.reason) ? `退回原因：${s(p.reason)}` : ''),
+    'case.suspended': (p) => (s(p.reason) ? `挂起原因：${s(p.reason)}` : ''),
+    'case.resolved': (p) => s(p.result),
+    'case.closed': (p) => s(p.result),
+    'case.rejected': (p) => (s(p.reason) ? `原因：${s(p.reason)}` : ''),
+    'case.duplicate': (p) => (s(p.duplicate_of) ? `与案件 ${s(p.duplicate_of)} 重复` : s(p.reason)),
+    'notification.delivered': (p) => (s(p.target) ? `已推送至 ${s(p.target)}` : ''),
+    'notification.failed': (p) => {
+      const who = s(p.target) ? `推送至 ${s(p.target)} 失败` : '推送失败';
+      return s(p.error) ? `${who}（${s(p.error)}）` : who;
+    },
+  };
+  const SUMMARY_FALLBACK_KEYS = ['summary', 'note', 'reason_label', 'reason', 'result', 'comment'];
+
+  // ---------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------
+
+  const state = {
+    items: [],
+    counts: {},
+    total: 0,
+    loaded: false,
+    signatures: new Map(), // case_id -> signature of displayed fields
+    flash: new Set(), // case ids to flash on the next table render
+    statusFilter: new Set(),
+    overdueOnly: false,
+    query: '',
+    selectedId: null,
+    detail: null, // detail object for selectedId (or null while loading)
+    detailError: null,
+    seenEventSeq: new Map(), // case_id -> max event seq already shown
+    newEventIds: new Set(),
+    grids: null,
+    gridError: false,
+  };
+
+  // ---------------------------------------------------------------------
+  // Small helpers
+  // ---------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+
+  /** Coerce a server value to display text: only strings and finite numbers pass. */
+  function s(v) {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    return '';
+  }
+
+  /** Text or an em dash placeholder. */
+  function orDash(v) {
+    const t = s(v).trim();
+    return t === '' ? '—' : t;
+  }
+
+  /**
+   * Create an element. props: {class, text, title, attrs, dataset, on}.
+   * Children may be nodes or strings (strings become text nodes).
+   */
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    applyProps(node, props);
+    for (const child of children) {
+      if (child == null || child === false) continue;
+      node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs = {}, children = []) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v != null) node.setAttribute(k, String(v));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+  function svgTitle(text) {
+    const t = document.createElementNS(SVG_NS, 'title');
+    t.textContent = text;
+    return t;
+  }
+
+  function applyProps(node, props) {
+    if (props.class) node.className = props.class;
+    if (props.text != null) node.textContent = props.text;
+    if (props.title) node.title = props.title;
+    if (props.attrs) {
+      for (const [k, v] of Object.entries(props.attrs)) {
+        if (v != null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+    if (props.dataset) Object.assign(node.dataset, props.dataset);
+    if (props.on) for (const [ev, fn] of Object.entries(props.on)) node.addEventListener(ev, fn);
+  }
+
+  /** CSS-safe tone name for a status (unknown statuses get a neutral tone). */
+  function statusTone(status) {
+    return STATUS_LABEL.has(status) ? status : 'unknown';
+  }
+  function statusLabel(c) {
+    return s(c.status_label) || STATUS_LABEL.get(c.status) || s(c.status) || '未知';
+  }
+
+  /** Parse ISO-8601 with timezone; tolerates >3 fractional digits. Returns ms or NaN. */
+  function parseTime(v) {
+    if (typeof v !== 'string' || v === '') return NaN;
+    return Date.parse(v.trim().replace(/(\.\d{3})\d+/, '$1'));
+  }
+
+  const pad2 = (n) => String(n).padStart(2, '0');
+
+  /** "MM-DD HH:mm" in Asia/Shanghai. */
+  function fmtTime(v) {
+    const t = parseTime(v);
+    if (Number.isNaN(t)) return '—';
+    const d = new Date(t + SHANGHAI_OFFSET_MS);
+    return `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+  }
+
+  /** "YYYY-MM-DD HH:mm:ss" in Asia/Shanghai (for tooltips and the clock). */
+  function fmtFull(t) {
+    if (Number.isNaN(t)) return '';
+    const d = new Date(t + SHANGHAI_OFFSET_MS);
+    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
+      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  }
+
+  function fmtDuration(ms) {
+    const mins = Math.max(0, Math.round(ms / 60000));
+    const days = Math.floor(mins / 1440);
+    const hours = Math.floor((mins % 1440) / 60);
+    const m = mins % 60;
+    if (days > 0) return hours ? `${days}天${hours}小时` : `${days}天`;
+    if (hours > 0) return m ? `${hours}小时${m}分` : `${hours}小时`;
+    return `${m}分钟`;
+  }
+
+  /**
+   * Deadline light for a case.
+   * green: < 80 % of dispatched_at..due_at elapsed; yellow: 80–100 %; red: past due.
+   */
+  function deadline(c, now = Date.now()) {
+    const due = parseTime(c.due_at);
+    if (Number.isNaN(due)) return { tone: 'none', tip: '未设置处置时限' };
+    const dueText = `处置时限 ${fmtFull(due)}`;
+    if (CLOCK_STOPPED.has(c.status)) {
+      return { tone: 'stopped', due, tip: `${dueText}\n${CLOCK_STOPPED.get(c.status)}` };
+    }
+    if (now >= due || c.overdue === true) {
+      const short = now >= due ? `超期 ${fmtDuration(now - due)}` : '已超期';
+      return { tone: 'red', due, short, tip: `${dueText}\n${short.replace(/^超期/, '已超期')}` };
+    }
+    const start = parseTime(c.dispatched_at);
+    const short = `剩余 ${fmtDuration(due - now)}`;
+    if (Number.isNaN(start) || start >= due) {
+      return { tone: 'green', due, short, tip: `${dueText}\n${short}` };
+    }
+    const ratio = Math.max(0, (now - start) / (due - start));
+    return {
+      tone: ratio >= 0.8 ? 'yellow' : 'green',
+      due,
+      short,
+      tip: `${dueText}\n${short}（已用时 ${Math.round(ratio * 100)}%）`,
+    };
+  }
+
+  function isOverdue(c) {
+    return deadline(c).tone === 'red';
+  }
+
+  /** Fields whose change makes a row flash. */
+  function signature(c) {
+    return JSON.stringify([
+      c.status, c.status_label, c.department_code, c.level, c.urgency,
+      c.due_at, c.dispatched_at, c.overdue, c.description, c.grid_code,
+    ]);
+  }
+
+  class HttpError extends Error {
+    constructor(status) {
+      super(`HTTP ${status}`);
+      this.status = status;
+    }
+  }
+
+  async function fetchJSON(url) {
+    const res = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!res.ok) throw new HttpError(res.status);
+    return res.json();
+  }
+
+  function describeError(err) {
+    if (err instanceof HttpError) return `服务器返回 ${err.status}`;
+    return '网络异常';
+  }
+
+  // ---------------------------------------------------------------------
+  // Alert banner
+  // ---------------------------------------------------------------------
+
+  const alerts = new Map();
+  function setAlert(key, text) {
+    if (text) alerts.set(key, text);
+    else alerts.delete(key);
+    const box = $('alert');
+    box.textContent = [...alerts.values()].join('　');
+    box.hidden = alerts.size === 0;
+  }
+
+  // ---------------------------------------------------------------------
+  // Case list
+  // ---------------------------------------------------------------------
+
+  let listInFlight = false;
+  let listAgain = false;
+  let listRetryTimer = null;
+
+  async function loadList() {
+    if (listInFlight) {
+      listAgain = true;
+      return;
+    }
+    listInFlight = true;
+    clearTimeout(listRetryTimer);
+    try {
+      const data = await fetchJSON(API.list);
+      applyList(data);
+      setAlert('list', null);
+    } catch (err) {
+      setAlert('list', `案件列表加载失败（${describeError(err)}），正在自动重试…`);
+      listRetryTimer = setTimeout(loadList, 5000);
+    } finally {
+      listInFlight = false;
+      if (listAgain) {
+        listAgain = false;
+        loadList();
+      }
+    }
+  }
+
+  function applyList(data) {
+    const items = Array.isArray(data && data.items)
+      ? data.items.filter((c) => c && typeof c === 'object' && typeof c.case_id === 'string')
+      : [];
+    const nextSig = new Map();
+    for (const c of items) {
+      const sig = signature(c);
+      nextSig.set(c.case_id, sig);
+      if (state.loaded && state.signatures.get(c.case_id) !== sig) state.flash.add(c.case_id);
+    }
+    state.items = items;
+    state.signatures = nextSig;
+    state.counts = data && typeof data.counts === 'object' && data.counts ? data.counts : {};
+    state.total = Number.isFinite(data && data.total) ? data.total : items.length;
+    state.loaded = true;
+    $('updated-at').textContent = fmtFull(Date.now()).slice(11);
+    renderAll();
+  }
+
+  function filteredItems() {
+    const terms = state.query.toLowerCase().split(/\s+/).filter(Boolean);
+    return state.items.filter((c) => {
+      if (state.statusFilter.size && !state.statusFilter.has(c.status)) return false;
+      if (state.overdueOnly && !isOverdue(c)) return false;
+      if (terms.length) {
+        const hay = [c.case_no, c.description, c.grid_name, c.department_name]
+          .map(s).join('\n').toLowerCase();
+        if (!terms.every((t) => hay.includes(t))) return false;
+      }
+      return true;
+    });
+  }
+
+  function renderAll() {
+    const visible = filteredItems();
+    renderCounters();
+    renderChips();
+    renderTable(visible);
+    renderMapCases(visible);
+    renderWarnings();
+    state.flash.clear();
+  }
+
+  // -- supervision warnings (overdue / near deadline) ----------------------
+
+  function renderWarnings() {
+    const rows = [];
+    for (const c of state.items) {
+      const dl = deadline(c);
+      if (dl.tone === 'red' || dl.tone === 'yellow') rows.push({ c, dl });
+    }
+    rows.sort((a, b) => (a.dl.tone === b.dl.tone ? a.dl.due - b.dl.due : a.dl.tone === 'red' ? -1 : 1));
+    const red = rows.filter((r) => r.dl.tone === 'red').length;
+    $('warn-hint').textContent = state.loaded ? `超期 ${red} · 临期 ${rows.length - red}` : '—';
+    const list = $('warn-list');
+    if (!rows.length) {
+      list.replaceChildren(el('li', { class: 'warn-empty', text: state.loaded ? '暂无超期或临期案件' : '加载中…' }));
+      return;
+    }
+    list.replaceChildren(...rows.map(({ c, dl }) => el('li', {}, [
+      el('button', {
+        class: `warn-item warn-${dl.tone}${c.case_id === state.selectedId ? ' selected' : ''}`,
+        attrs: { type: 'button' },
+        title: `${orDash(c.case_no)}\n${s(c.description)}\n${dl.tip}`,
+        on: { click: () => openCase(c.case_id) },
+      }, [
+        el('span', { class: `light light-${dl.tone}`, attrs: { 'aria-hidden': 'true' } }),
+        el('span', { class: 'warn-body' }, [
+          el('span', { class: 'warn-title' }, [
+            el('span', { class: 'warn-cat', text: orDash(c.category_name) }),
+            el('span', { class: 'warn-grid', text: s(c.grid_name) }),
+          ]),
+          el('span', { class: 'warn-sub', text: s(c.department_name) || '未派遣' }),
+        ]),
+        el('span', { class: 'warn-left', text: dl.short || '' }),
+      ]),
+    ])));
+  }
+
+  // -- header counters ----------------------------------------------------
+
+  function renderCounters() {
+    const box = $('counters');
+    const frag = document.createDocumentFragment();
+    for (const [key, label, tone] of COUNTERS) {
+      const raw = state.counts[key];
+      const n = Number.isFinite(raw) ? raw : 0;
+      const active = key === 'overdue' ? state.overdueOnly : state.statusFilter.has(key);
+      frag.append(el('button', {
+        class: `counter tone-${tone}${active ? ' active' : ''}${key === 'overdue' && n > 0 ? ' alarm' : ''}`,
+        attrs: { type: 'button', 'aria-pressed': active ? 'true' : 'false' },
+        title: `筛选：${label}`,
+        on: { click: () => toggleFilter(key) },
+      }, [
+        el('span', { class: 'counter-label', text: label }),
+        el('span', { class: 'counter-value', text: state.loaded ? String(n) : '—' }),
+      ]));
+    }
+    frag.append(el('div', { class: 'counter counter-total' }, [
+      el('span', { class: 'counter-label', text: '案件总数' }),
+      el('span', { class: 'counter-value', text: state.loaded ? String(state.total) : '—' }),
+    ]));
+    box.replaceChildren(frag);
+  }
+
+  // -- filter chips -------------------------------------------------------
+
+  function renderChips() {
+    const byStatus = new Map();
+    let overdue = 0;
+    for (const c of state.items) {
+      byStatus.set(c.status, (byStatus.get(c.status) || 0) + 1);
+      if (isOverdue(c)) overdue += 1;
+    }
+    const chips = [];
+    const none = state.statusFilter.size === 0 && !state.overdueOnly;
+    chips.push(chip('全部', state.items.length, 'all', none, () => {
+      state.statusFilter.clear();
+      state.overdueOnly = false;
+      renderAll();
+    }));
+    const known = new Set(STATUSES.map(([k]) => k));
+    const statuses = [...STATUSES.map(([k]) => k), ...[...byStatus.keys()].filter((k) => !known.has(k))];
+    for (const key of statuses) {
+      const n = byStatus.get(key) || 0;
+      if (n === 0 && !state.statusFilter.has(key)) continue;
+      const sample = state.items.find((c) => c.status === key);
+      const label = (sample && s(sample.status_label)) || STATUS_LABEL.get(key) || s(key);
+      chips.push(chip(label, n, statusTone(key), state.statusFilter.has(key), () => toggleFilter(key)));
+    }
+    chips.push(chip('超期', overdue, 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
+    $('chips').replaceChildren(...chips);
+  }
+
+  function chip(label, count, tone, active, onClick) {
+    return el('button', {
+      class: `chip tone-${tone}${active ? ' active' : ''}`,
+      attrs: { type: 'button', 'aria-pressed': active ? 'true' : 'false' },
+      on: { click: onClick },
+    }, [
+      tone === 'all' ? null : el('span', { class: 'chip-dot', attrs: { 'aria-hidden': 'true' } }),
+      el('span', { text: label }),
+      el('span', { class: 'chip-count', text: String(count) }),
+    ]);
+  }
+
+  function toggleFilter(key) {
+    if (key === 'overdue') {
+      state.overdueOnly = !state.overdueOnly;
+    } else if (state.statusFilter.has(key)) {
+      state.statusFilter.delete(key);
+    } else {
+      state.statusFilter.add(key);
+    }
+    renderAll();
+  }
+
+  // -- table --------------------------------------------------------------
+
+  function renderTable(visible) {
+    const frag = document.createDocumentFragment();
+    for (const c of visible) frag.append(caseRow(c));
+    $('case-rows').replaceChildren(frag);
+    $('empty').hidden = visible.length > 0 || !state.loaded;
+    if (!state.loaded) {
+      $('table-count').textContent = '加载中…';
+    } else {
+      const shown = visible.length === state.items.length
+        ? `显示最新 ${state.items.length} 件`
+        : `筛选出 ${visible.length} / ${state.items.length} 件`;
+      $('table-count').textContent = `${shown}（系统共 ${state.total} 件）`;
+    }
+  }
+
+  function caseRow(c) {
+    const dl = deadline(c);
+    const cls = ['case-row'];
+    if (c.case_id === state.selectedId) cls.push('selected');
+    if (state.flash.has(c.case_id)) cls.push('flash');
+    if (dl.tone === 'red') cls.push('is-overdue');
+    const urg = s(c.urgency);
+    const tr = el('tr', {
+      class: cls.join(' '),
+      attrs: { tabindex: '0', 'aria-selected': c.case_id === state.selectedId ? 'true' : 'false' },
+      dataset: { id: c.case_id },
+    }, [
+      el('td', { class: 'col-no mono', text: orDash(c.case_no) }),
+      el('td', { class: 'col-status' }, [statusBadge(c)]),
+      el('td', { class: 'col-channel', text: orDash(c.channel_label) }),
+      el('td', { class: 'col-desc' }, [
+        el('div', { class: 'truncate', text: orDash(c.description), title: s(c.description) }),
+      ]),
+      el('td', { class: 'col-cat' }, [truncated(c.category_name)]),
+      el('td', { class: 'col-grid' }, [truncated(c.grid_name)]),
+      el('td', { class: 'col-dept' }, [
+        s(c.department_name)
+          ? truncated(c.department_name)
+          : el('span', { class: 'muted', text: '未派遣' }),
+      ]),
+      el('td', { class: 'col-level', text: orDash(c.level_label) }),
+      el('td', { class: 'col-urg' }, [urgencyTag(urg, c.urgency_label)]),
+      el('td', { class: 'col-time mono', text: fmtTime(c.created_at), title: fmtFull(parseTime(c.created_at)) }),
+      el('td', { class: 'col-due' }, [deadlineCell(c, dl)]),
+    ]);
+    return tr;
+  }
+
+  function truncated(v) {
+    return el('div', { class: 'truncate', text: orDash(v), title: s(v) });
+  }
+
+  function statusBadge(c) {
+    return el('span', { class: `badge tone-${statusTone(c.status)}`, text: statusLabel(c) });
+  }
+
+  function urgencyTag(urgency, label) {
+    const tone = urgency === 'critical' ? 'critical' : urgency === 'urgent' ? 'urgent' : 'normal';
+    return el('span', { class: `urg urg-${tone}`, text: orDash(label) });
+  }
+
+  function deadlineCell(c, dl) {
+    if (dl.tone === 'none') return el('span', { class: 'muted', text: '—', title: dl.tip });
+    return el('span', { class: `due due-${dl.tone}`, title: dl.tip }, [
+      el('span', { class: `light light-${dl.tone}`, attrs: { 'aria-hidden': 'true' } }),
+      el('span', { class: 'mono', text: fmtTime(c.due_at) }),
+    ]);
+  }
+
+  function onRowActivate(ev) {
+    const tr = ev.target.closest('tr[data-id]');
+    if (!tr) return;
+    if (ev.type === 'keydown' && ev.key !== 'Enter' && ev.key !== ' ') return;
+    if (ev.type === 'keydown') ev.preventDefault();
+    openCase(tr.dataset.id);
+  }
+
+  // ---------------------------------------------------------------------
+  // Map
+  // ---------------------------------------------------------------------
+
+  const MAP_W = 360;
+  const MAP_H = 320;
+  const MAP_PAD = 10;
+  const map = {
+    project: null, // ([lon, lat]) -> [x, y]
+    gridPaths: new Map(), // code -> path element (grid-level features)
+    allPaths: new Map(), // code -> {path, feature props}
+    dotLayer: null,
+    gridLayer: null,
+    names: new Map(), // code -> name
+  };
+
+  async function loadGrids() {
+    try {
+      const fc = await fetchJSON(API.grids);
+      state.grids = fc;
+      state.gridError = false;
+      drawMap();
+    } catch (err) {
+      state.gridError = true;
+      const box = $('map-empty');
+      box.textContent = `网格数据加载失败（${describeError(err)}），稍后重试…`;
+      box.hidden = false;
+      setTimeout(loadGrids, 10000);
+    }
+  }
+
+  /** Normalize a GeoJSON geometry into a list of rings of [lon, lat]. */
+  function geometryRings(geom) {
+    if (!geom || typeof geom !== 'object') return [];
+    const valid = (ring) => Array.isArray(ring) && ring.length >= 3 &&
+      ring.every((p) => Array.isArray(p) && Number.isFinite(p[0]) && Number.isFinite(p[1]));
+    if (geom.type === 'Polygon' && Array.isArray(geom.coordinates)) {
+      return geom.coordinates.filter(valid);
+    }
+    if (geom.type === 'MultiPolygon' && Array.isArray(geom.coordinates)) {
+      return geom.coordinates.flatMap((poly) => (Array.isArray(poly) ? poly.filter(valid) : []));
+    }
+    return [];
+  }
+
+  function drawMap() {
+    const root = $('map');
+    const features = Array.isArray(state.grids && state.grids.features) ? state.grids.features : [];
+    const shapes = [];
+    let minLon = Infinity, maxLon = -Infinity, minLat = Infinity, maxLat = -Infinity;
+    for (const f of features) {
+      const props = (f && f.properties) || {};
+      const rings = geometryRings(f && f.geometry);
+      if (!rings.length) continue;
+      for (const ring of rings) {
+        for (const [lon, lat] of ring) {
+          if (lon < minLon) minLon = lon;
+          if (lon > maxLon) maxLon = lon;
+          if (lat < minLat) minLat = lat;
+          if (lat > maxLat) maxLat = lat;
+        }
+      }
+      const level = ['district', 'street', 'community', 'grid'].includes(props.level) ? props.level : 'grid';
+      shapes.push({ code: s(props.code), name: s(props.name), parent: s(props.parent_code), level, rings });
+    }
+    const empty = $('map-empty');
+    if (!shapes.length) {
+      root.replaceChildren();
+      empty.textContent = '暂无网格数据';
+      empty.hidden = false;
+      return;
+    }
+    empty.hidden = true;
+
+    // Equirectangular projection, longitude scaled by cos(mid latitude), y flipped.
+    const kx = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
+    const spanX = Math.max((maxLon - minLon) * kx, 1e-9);
+    const spanY = Math.max(maxLat - minLat, 1e-9);
+    const scale = Math.min((MAP_W - 2 * MAP_PAD) / spanX, (MAP_H - 2 * MAP_PAD) / spanY);
+    const ox = (MAP_W - spanX * scale) / 2;
+    const oy = (MAP_H - spanY * scale) / 2;
+    map.project = ([lon, lat]) => [ox + (lon - minLon) * kx * scale, oy + (maxLat - lat) * scale];
+
+    const pathData = (rings) => rings.map((ring) => 'M' + ring.map((p) => {
+      const [x, y] = map.project(p);
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    }).join('L') + 'Z').join('');
+
+    map.names = new Map(shapes.map((sh) => [sh.code, sh.name]));
+    map.gridPaths.clear();
+    map.allPaths.clear();
+
+    const layers = {
+      grid: svg('g', { class: 'lyr-grid' }),
+      street: svg('g', { class: 'lyr-street' }),
+      community: svg('g', { class: 'lyr-community' }),
+      district: svg('g', { class: 'lyr-district' }),
+      labels: svg('g', { class: 'lyr-labels', 'aria-hidden': 'true' }),
+      dots: svg('g', { class: 'lyr-dots' }),
+    };
+    for (const sh of shapes) {
+      const path = svg('path', {
+        d: pathData(sh.rings),
+        class: `shape shape-${sh.level}`,
+        'fill-rule': 'evenodd',
+        'data-code': sh.code,
+      });
+      if (sh.level === 'grid') {
+        path.append(svgTitle(gridTitle(sh.code, sh.name, sh.parent, 0)));
+        map.gridPaths.set(sh.code, { path, name: sh.name, parent: sh.parent });
+      }
+      map.allPaths.set(sh.code, path);
+      layers[sh.level].append(path);
+      if (sh.level === 'community') {
+        const [cx, cy] = ringCentroid(sh.rings[0].map(map.project));
+        layers.labels.append(svg('text', { x: cx.toFixed(1), y: cy.toFixed(1), class: 'map-label' },
+          [document.createTextNode(sh.name)]));
+      }
+    }
+    map.gridLayer = layers.grid;
+    map.dotLayer = layers.dots;
+    root.setAttribute('viewBox', `0 0 ${MAP_W} ${MAP_H}`);
+    root.replaceChildren(layers.grid, layers.street, layers.community, layers.district, layers.labels, layers.dots);
+    renderMapCases(filteredItems());
+  }
+
+  function gridTitle(code, name, parent, n) {
+    const parentName = map.names.get(parent);
+    const head = parentName ? `${name || code}（${parentName}）` : name || code;
+    return n > 0 ? `${head}\n在办案件 ${n} 件` : head;
+  }
+
+  /** Area-weighted centroid of a projected ring. */
+  function ringCentroid(pts) {
+    let a = 0, cx = 0, cy = 0;
+    for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
+      const f = pts[j][0] * pts[i][1] - pts[i][0] * pts[j][1];
+      a += f;
+      cx += (pts[j][0] + pts[i][0]) * f;
+      cy += (pts[j][1] + pts[i][1]) * f;
+    }
+    if (Math.abs(a) < 1e-9) {
+      const n = pts.length || 1;
+      return [pts.reduce((t, p) => t + p[0], 0) / n, pts.reduce((t, p) => t + p[1], 0) / n];
+    }
+    return [cx / (3 * a), cy / (3 * a)];
+  }
+
+  function validLocation(loc) {
+    return loc && typeof loc === 'object' &&
+      Number.isFinite(loc.lat) && Number.isFinite(loc.lon) &&
+      Math.abs(loc.lat) <= 90 && Math.abs(loc.lon) <= 180;
+  }
+
+  function renderMapCases(visible) {
+    if (!map.project || !map.dotLayer) {
+      $('map-hint').textContent = state.gridError ? '网格数据不可用' : '—';
+      return;
+    }
+    // Heat shading of grids by number of active cases among all listed cases.
+    const active = new Map();
+    for (const c of state.items) {
+      if (ACTIVE.has(c.status) && typeof c.grid_code === 'string') {
+        active.set(c.grid_code, (active.get(c.grid_code) || 0) + 1);
+      }
+    }
+    for (const [code, g] of map.gridPaths) {
+      const n = active.get(code) || 0;
+      g.path.setAttribute('class', `shape shape-grid heat-${Math.min(n, 3)}`);
+      g.path.firstChild.textContent = gridTitle(code, g.name, g.parent, n);
+    }
+
+    // Highlight the selected case's grid (or whatever feature matches its code).
+    for (const p of map.allPaths.values()) p.classList.remove('selected');
+    const sel = selectedCase();
+    if (sel && typeof sel.grid_code === 'string') {
+      const p = map.allPaths.get(sel.grid_code);
+      if (p) {
+        p.classList.add('selected');
+        p.parentNode.append(p); // draw on top of its siblings
+      }
+    }
+
+    const dots = [];
+    let located = 0;
+    let selectedDot = null;
+    for (const c of visible) {
+      if (!validLocation(c.location)) continue;
+      located += 1;
+      const [x, y] = map.project([c.location.lon, c.location.lat]);
+      const isSel = c.case_id === state.selectedId;
+      const dot = svg('circle', {
+        cx: x.toFixed(1),
+        cy: y.toFixed(1),
+        r: isSel ? 7 : 5,
+        class: `dot tone-${statusTone(c.status)}${isSel ? ' selected' : ''}${isOverdue(c) ? ' overdue' : ''}`,
+        tabindex: '0',
+        role: 'button',
+        'data-id': c.case_id,
+      }, [svgTitle(`${orDash(c.case_no)} · ${statusLabel(c)}\n${s(c.category_name)} · ${s(c.grid_name)}`)]);
+      if (isSel) selectedDot = dot;
+      else dots.push(dot);
+    }
+    if (selectedDot) dots.push(selectedDot); // selected dot on top
+    map.dotLayer.replaceChildren(...dots);
+    $('map-hint').textContent = `网格 ${map.gridPaths.size} 个 · 定位案件 ${located} 件`;
+  }
+
+  function onDotActivate(ev) {
+    const dot = ev.target.closest && ev.target.closest('circle[data-id]');
+    if (!dot) return;
+    if (ev.type === 'keydown' && ev.key !== 'Enter' && ev.key !== ' ') return;
+    if (ev.type === 'keydown') ev.preventDefault();
+    openCase(dot.getAttribute('data-id'));
+  }
+
+  function renderLegend() {
+    const items = [
+      ['reported', '待派遣'], ['triage', '待分拣'], ['dispatched', '已派遣'], ['signed', '已签收'],
+      ['returned', '已退回'], ['resolved', '已办结'], ['closed', '已结案'],
+    ];
+    const lis = items.map(([tone, label]) =>
+      el('li', {}, [el('span', { class: `legend-dot tone-${tone}`, attrs: { 'aria-hidden': 'true' } }), label]));
+    lis.push(el('li', {}, [el('span', { class: 'legend-ring', attrs: { 'aria-hidden': 'true' } }), '超期']));
+    lis.push(el('li', {}, [el('span', { class: 'legend-sel', attrs: { 'aria-hidden': 'true' } }), '所选案件网格']));
+    $('legend').replaceChildren(...lis);
+  }
+
+  // ---------------------------------------------------------------------
+  // Detail panel
+  // ---------------------------------------------------------------------
+
+  let detailSeq = 0;
+
+  function selectedCase() {
+    if (!state.selectedId) return null;
+    if (state.detail && state.detail.case_id === state.selectedId) return state.detail;
+    return state.items.find((c) => c.case_id === state.selectedId) || null;
+  }
+
+  function openCase(id, { fromHash = false } = {}) {
+    if (typeof id !== 'string' || id === '') return;
+    const changed = id !== state.selectedId;
+    state.selectedId = id;
+    if (changed) {
+      state.detail = null;
+      state.detailError = null;
+      state.newEventIds.clear();
+    }
+    const panel = $('panel');
+    panel.classList.add('open');
+    panel.setAttribute('aria-hidden', 'false');
+    document.body.classList.add('panel-open');
+    if (!fromHash) {
+      const hash = `#case=${encodeURIComponent(id)}`;
+      if (location.hash !== hash) history.replaceState(null, '', hash);
+    }
+    renderDetail();
+    renderAll();
+    if (changed) loadDetail(id);
+  }
+
+  function closePanel() {
+    state.selectedId = null;
+    state.detail = null;
+    state.detailError = null;
+    detailSeq += 1; // drop in-flight responses
+    const panel = $('panel');
+    panel.classList.remove('open');
+    panel.setAttribute('aria-hidden', 'true');
+    document.body.classList.remove('panel-open');
+    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+    renderAll();
+  }
+
+  async function loadDetail(id) {
+    const token = ++detailSeq;
+    try {
+      const d = await fetchJSON(API.detail(id));
+      if (token !== detailSeq || state.selectedId !== id) return;
+      if (!d || typeof d !== 'object') throw new Error('bad payload');
+      markNewEvents(d);
+      state.detail = d;
+      state.detailError = null;
+    } catch (err) {
+      if (token !== detailSeq || state.selectedId !== id) return;
+      state.detailError = err instanceof HttpError && err.status === 404
+        ? '未找到该案件，可能已被撤销或无权查看。'
+        : `案件详情加载失败（${describeError(err)}）。`;
+    }
+    renderDetail();
+    renderMapCases(filteredItems());
+  }
+
+  function markNewEvents(d) {
+    const events = Array.isArray(d.events) ? d.events : [];
+    const maxSeq = events.reduce((m, e) => (Number.isFinite(e && e.seq) ? Math.max(m, e.seq) : m), -Infinity);
+    const seen = state.seenEventSeq.get(d.case_id);
+    state.newEventIds.clear();
+    if (seen !== undefined) {
+      for (const e of events) {
+        if (e && Number.isFinite(e.seq) && e.seq > seen) state.newEventIds.add(s(e.event_id) || String(e.seq));
+      }
+    }
+    if (Number.isFinite(maxSeq)) state.seenEventSeq.set(d.case_id, maxSeq);
+  }
+
+  function renderDetail() {
+    const body = $('panel-body');
+    const id = state.selectedId;
+    if (!id) {
+      body.replaceChildren();
+      return;
+    }
+    const d = state.detail && state.detail.case_id === id ? state.detail : null;
+    const summary = d || state.items.find((c) => c.case_id === id) || null;
+    $('panel-title').textContent = summary ? orDash(summary.case_no) : '加载中…';
+
+    const parts = [];
+    if (state.detailError) {
+      parts.push(el('div', { class: 'panel-error', attrs: { role: 'alert' } }, [
+        el('span', { text: state.detailError }),
+        el('button', {
+          class: 'link-btn', text: '重试', attrs: { type: 'button' },
+          on: { click: () => { state.detailError = null; renderDetail(); loadDetail(id); } },
+        }),
+      ]));
+    }
+    if (!summary) {
+      if (!state.detailError) parts.push(el('div', { class: 'panel-loading', text: '正在加载案件详情…' }));
+      body.replaceChildren(...parts);
+      return;
+    }
+
+    const dl = deadline(summary);
+    parts.push(el('div', { class: 'panel-tags' }, [
+      statusBadge(summary),
+      urgencyTag(s(summary.urgency), summary.urgency_label),
+      dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
+      el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
+    ]));
+    parts.push(el('p', { class: 'panel-desc', text: orDash(summary.description) }));
+
+    const fields = [
+      ['来源', orDash(summary.channel_label)],
+      ['网格', orDash(summary.grid_name)],
+      ['责任部门', s(summary.department_name) || '未派遣'],
+      ['层级', orDash(summary.level_label)],
+      ['上报时间', fmtTime(summary.created_at)],
+      ['派遣时间', fmtTime(summary.dispatched_at)],
+      ['处置时限', deadlineCell(summary, dl), dl.tone === 'none' ? null : dl.tip.split('\n').slice(1).join(' ')],
+    ];
+    if (d) {
+      fields.push(['地址', orDash(d.address)]);
+      const rep = d.reporter && typeof d.reporter === 'object' ? d.reporter : null;
+      const repText = rep ? [s(rep.name), s(rep.phone)].filter(Boolean).join('　') : '';
+      fields.push(['上报人', repText || '—']);
+      if (s(d.triage_reason)) fields.push(['分拣原因', s(d.triage_reason)]);
+    }
+    parts.push(el('dl', { class: 'fields' }, fields.flatMap(([k, v, extra]) => [
+      el('dt', { text: k }),
+      el('dd', {}, [typeof v === 'string' ? v : v, extra ? el('span', { class: 'field-extra', text: extra }) : null]),
+    ])));
+
+    parts.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
+    if (!d) {
+      parts.push(el('div', { class: 'panel-loading', text: state.detailError ? '—' : '正在加载…' }));
+    } else {
+      parts.push(timeline(d.events));
+      parts.push(el('h3', { class: 'panel-section', text: '通知记录' }));
+      parts.push(notifications(d.notifications));
+    }
+    body.replaceChildren(...parts);
+  }
+
+  function eventSummary(ev) {
+    const p = ev.payload && typeof ev.payload === 'object' ? ev.payload : {};
+    const fn = EVENT_SUMMARY[ev.type];
+    let text = '';
+    try {
+      text = fn ? fn(p) : '';
+    } catch (_) {
+      text = '';
+    }
+    if (!text) {
+      for (const k of SUMMARY_FALLBACK_KEYS) {
+        if (s(p[k])) {
+          text = s(p[k]);
+          break;
+        }
+      }
+    }
+    return text;
+  }
+
+  function timeline(events) {
+    const list = (Array.isArray(events) ? events : []).filter((e) => e && typeof e === 'object');
+    if (!list.length) return el('div', { class: 'panel-empty', text: '暂无处置记录' });
+    list.sort((a, b) => {
+      const ta = parseTime(a.occurred_at), tb = parseTime(b.occurred_at);
+      if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
+      return (Number(a.seq) || 0) - (Number(b.seq) || 0);
+    });
+    return el('ol', { class: 'timeline' }, list.map((e) => {
+      const summary = eventSummary(e);
+      const type = s(e.type);
+      const kind = type.startsWith('notification.') ? (type.endsWith('failed') ? 'bad' : 'info')
+        : type === 'case.escalated' || type === 'case.returned' ? 'warn'
+          : type === 'case.closed' || type === 'case.resolved' ? 'good' : 'std';
+      const isNew = state.newEventIds.has(s(e.event_id) || String(e.seq));
+      return el('li', { class: `tl-item tl-${kind}${isNew ? ' flash' : ''}` }, [
+        el('div', { class: 'tl-time mono', text: fmtTime(e.occurred_at), title: fmtFull(parseTime(e.occurred_at)) }),
+        el('div', { class: 'tl-main' }, [
+          el('div', { class: 'tl-head' }, [
+            el('span', { class: 'tl-type', text: s(e.type_label) || type || '事件' }),
+            s(e.actor_label) ? el('span', { class: 'tl-actor', text: s(e.actor_label) }) : null,
+          ]),
+          summary ? el('div', { class: 'tl-summary', text: summary, title: summary }) : null,
+        ]),
+      ]);
+    }));
+  }
+
+  function notifications(list) {
+    const rows = (Array.isArray(list) ? list : []).filter((n) => n && typeof n === 'object');
+    if (!rows.length) return el('div', { class: 'panel-empty', text: '暂无通知记录' });
+    const head = el('tr', {}, ['渠道', '接收方', '状态', '次数', '送达时间'].map((t) => el('th', { text: t })));
+    const body = rows.map((n) => {
+      const st = s(n.status);
+      const tone = st === 'delivered' ? 'ok' : st === 'failed' ? 'bad' : 'pending';
+      return el('tr', {}, [
+        el('td', { text: s(n.channel_label) || orDash(n.channel) }),
+        el('td', {}, [el('div', { class: 'truncate', text: orDash(n.target), title: s(n.target) })]),
+        el('td', {}, [
+          el('span', { class: `nstat nstat-${tone}`, text: s(n.status_label) || orDash(n.status), title: s(n.last_error) }),
+          s(n.last_error) ? el('div', { class: 'nerr', text: s(n.last_error) }) : null,
+        ]),
+        el('td', { class: 'num', text: Number.isFinite(n.attempts) ? String(n.attempts) : '—' }),
+        el('td', { class: 'mono', text: fmtTime(n.delivered_at) }),
+      ]);
+    });
+    return el('table', { class: 'ntable' }, [el('thead', {}, [head]), el('tbody', {}, body)]);
+  }
+
+  function caseIdFromHash() {
+    const m = /^#case=([^&]+)/.exec(location.hash);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function onHashChange() {
+    const id = caseIdFromHash();
+    if (id && id !== state.selectedId) openCase(id, { fromHash: true });
+    else if (!id && state.selectedId) closePanel();
+  }
+
+  // ---------------------------------------------------------------------
+  // Live updates: SSE with polling fallback
+  // ---------------------------------------------------------------------
+
+  let source = null;
+  let hadStreamError = false;
+  let reconnectTimer = null;
+  let reconnectDelay = 3000;
+  let pollTimer = null;
+  let refreshTimer = null;
+  const pendingIds = new Set();
+
+  function setConn(mode) {
+    const box = $('conn');
+    box.className = `conn conn-${mode}`;
+    const text = { connecting: '连接中…', live: '实时', reconnecting: '重连中…' }[mode];
+    $('conn-text').textContent = text;
+    box.title = mode === 'live' ? '实时推送已连接'
+      : mode === 'reconnecting' ? `实时推送中断，每 ${POLL_INTERVAL_MS / 1000} 秒轮询刷新` : '';
+  }
+
+  function scheduleRefresh(caseId) {
+    pendingIds.add(caseId || '*');
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(runRefresh, REFRESH_DEBOUNCE_MS);
+  }
+
+  function runRefresh() {
+    const ids = new Set(pendingIds);
+    pendingIds.clear();
+    loadList();
+    const id = state.selectedId;
+    if (id && (ids.has('*') || ids.has(id))) loadDetail(id);
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(() => {
+      loadList();
+      if (state.selectedId) loadDetail(state.selectedId);
+    }, POLL_INTERVAL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function connectStream() {
+    clearTimeout(reconnectTimer);
+    if (typeof window.EventSource !== 'function') {
+      setConn('reconnecting');
+      startPolling();
+      return;
+    }
+    const es = new EventSource(API.stream);
+    source = es;
+    es.onopen = () => {
+      if (source !== es) return;
+      setConn('live');
+      stopPolling();
+      reconnectDelay = 3000;
+      if (hadStreamError) scheduleRefresh(null); // catch up on anything missed
+      hadStreamError = false;
+    };
+    const onMessage = (e) => {
+      let data = null;
+      try {
+        data = JSON.parse(e.data);
+      } catch (_) {
+        data = null;
+      }
+      scheduleRefresh(data && typeof data.case_id === 'string' ? data.case_id : null);
+    };
+    es.addEventListener('case', onMessage);
+    es.onmessage = onMessage; // unnamed events too
+    es.onerror = () => {
+      if (source !== es) return;
+      hadStreamError = true;
+      setConn('reconnecting');
+      startPolling();
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. HTTP error): retry ourselves with backoff.
+        es.close();
+        source = null;
+        reconnectTimer = setTimeout(connectStream, reconnectDelay);
+        reconnectDelay = Math.min(reconnectDelay * 2, 30000);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------
+  // Boot
+  // ---------------------------------------------------------------------
+
+  function tickClock() {
+    $('clock').textContent = fmtFull(Date.now());
+  }
+
+  function init() {
+    renderLegend();
+    renderAll();
+    tickClock();
+    setInterval(tickClock, 1000);
+    setInterval(() => {
+      renderAll();
+      if (state.selectedId) renderDetail();
+    }, TICK_MS);
+
+    const rows = $('case-rows');
+    rows.addEventListener('click', onRowActivate);
+    rows.addEventListener('keydown', onRowActivate);
+    const mapEl = $('map');
+    mapEl.addEventListener('click', onDotActivate);
+    mapEl.addEventListener('keydown', onDotActivate);
+
+    let searchTimer = null;
+    $('search').addEventListener('input', (e) => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => {
+        state.query = e.target.value.trim();
+        renderAll();
+      }, 120);
+    });
+    $('panel-close').addEventListener('click', closePanel);
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && state.selectedId) closePanel();
+    });
+    window.addEventListener('hashchange', onHashChange);
+
+    setConn('connecting');
+    loadList();
+    loadGrids();
+    connectStream();
+    const hashId = caseIdFromHash();
+    if (hashId) openCase(hashId, { fromHash: true });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

@@ -1,0 +1,226 @@
+"""The case ledger's schema (SQLAlchemy Core). Alembic migrations are generated from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Sequence,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+# --- reference data ---------------------------------------------------------------------------
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("level", Text, nullable=False),  # district | street | community | grid
+    Column("parent_code", Text, ForeignKey("areas.code"), nullable=True),
+    Column("geometry", JSONB, nullable=True),  # GeoJSON geometry, WGS-84
+    Column("worker", Text, nullable=True),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text, nullable=True),
+    Column("level", Text, nullable=False),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("department_code", Text, ForeignKey("departments.code"), nullable=False),
+    Column("assist", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("level", Text, nullable=False),
+    Column("urgency", Text, nullable=False),
+    Column("sign_limit", Text, nullable=False),
+    Column("handle_limit", Text, nullable=False),
+    Column("must_report", Boolean, nullable=False, server_default=text("false")),
+)
+
+# --- the ledger -------------------------------------------------------------------------------
+
+# Every inbound payload is stored before it is parsed, so nothing a channel sent is ever lost.
+raw_inbound = Table(
+    "raw_inbound",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("received_at", TS, nullable=False, server_default=func.now()),
+    Column("channel", Text, nullable=True),
+    Column("content_type", Text, nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("outcome", Text, nullable=False, server_default="received"),  # received|accepted|rejected
+    Column("error", JSONB, nullable=True),
+    Column("case_id", UUID(as_uuid=True), nullable=True),
+)
+
+case_no_seq = Sequence("case_no_seq", metadata=metadata)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_no", Text, nullable=False, unique=True),
+    Column("channel", Text, nullable=False),
+    Column("external_id", Text, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category_code", Text, nullable=True),
+    Column("grid_code", Text, nullable=True),
+    Column("department_code", Text, nullable=True),
+    Column("level", Text, nullable=True),
+    Column("urgency", Text, nullable=False, server_default="normal"),
+    Column("lat", Double, nullable=True),  # WGS-84
+    Column("lon", Double, nullable=True),
+    Column("address", Text, nullable=True),
+    Column("reporter_name", Text, nullable=True),
+    Column("reporter_phone", Text, nullable=True),
+    Column("triage_reason", Text, nullable=True),
+    Column("due_at", TS, nullable=True),
+    Column("dispatched_at", TS, nullable=True),
+    Column("last_seq", Integer, nullable=False, server_default="0"),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+    UniqueConstraint("channel", "external_id", name="uq_cases_channel_external_id"),
+    Index("ix_cases_status_updated", "status", "updated_at"),
+    Index("ix_cases_updated_at", "updated_at"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_case_events_case_id_seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("published_at", TS, nullable=True),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    Index("ix_outbox_created_at", "created_at"),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("processed_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("consumer", "event_id", name="pk_processed_events"),
+)
+
+# Highest offset the relay saw per partition: an end offset below it means the broker lost data.
+relay_offsets = Table(
+    "relay_offsets",
+    metadata,
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("high_offset", BigInteger, nullable=False),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("topic", "partition", name="pk_relay_offsets"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("consumer", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=True),
+    Column("offset", BigInteger, nullable=True),
+    Column("key", Text, nullable=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("reason", Text, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("replayed_at", TS, nullable=True),
+)
+
+# --- escalation -------------------------------------------------------------------------------
+
+sla_clocks = Table(
+    "sla_clocks",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("due_at", TS, nullable=False),
+    Column("step", Integer, nullable=False, server_default="0"),
+    Column("policy", JSONB, nullable=False),  # snapshot taken when the clock starts
+    Column("state", Text, nullable=False, server_default="running"),  # running | stopped | exhausted
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+    Index("ix_sla_clocks_due", "due_at", postgresql_where=text("state = 'running'")),
+)
+
+# --- notify -----------------------------------------------------------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("trigger_event_id", UUID(as_uuid=True), nullable=False),
+    Column("trigger_type", Text, nullable=False),
+    Column("channel", Text, nullable=False),  # webhook
+    Column("target", Text, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="pending"),  # pending|delivered|failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", TS, nullable=False, server_default=func.now()),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("delivered_at", TS, nullable=True),
+    UniqueConstraint("trigger_event_id", "channel", name="uq_notifications_trigger_channel"),
+    Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_notifications_case", "case_id"),
+)

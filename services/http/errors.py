@@ -1,0 +1,83 @@
+"""One error shape for every HTTP API: a clear 4xx with the field and the reason, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.api import ErrorBody, FieldError
+
+log = logging.getLogger(__name__)
+
+_REASONS_ZH = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "string_too_short": "内容太短",
+    "string_too_long": "内容太长",
+    "string_pattern_mismatch": "格式不正确",
+    "enum": "取值不在允许范围内",
+    "literal_error": "取值不在允许范围内",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "string_type": "应为字符串",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "json_invalid": "不是合法的JSON",
+    "value_error": "取值无效",
+}
+
+
+def field_errors(errors: list[Any], *, skip_prefix: tuple[str, ...] = ("body",)) -> list[FieldError]:
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ())]
+        while loc and loc[0] in skip_prefix:
+            loc = loc[1:]
+        reason_zh = _REASONS_ZH.get(e.get("type", ""), "取值无效")
+        out.append(FieldError(field=".".join(loc) or "body", reason=f"{reason_zh}：{e.get('msg', '')}"))
+    return out
+
+
+def error_response(
+    http_status: int,
+    error: str,
+    message: str,
+    *,
+    fields: list[FieldError] | None = None,
+    details: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(error=error, message=message, fields=fields or [], details=details or {})
+    return JSONResponse(status_code=http_status, content=body.model_dump(mode="json"))
+
+
+def validation_response(exc: ValidationError | RequestValidationError) -> JSONResponse:
+    return error_response(
+        422, "validation_error", "请求内容有误，请检查以下字段", fields=field_errors(list(exc.errors()))
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "资源不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return error_response(
+            exc.status_code, "http_error", detail or messages.get(exc.status_code, "请求有误")
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error: %s", type(exc).__name__)
+        return error_response(500, "internal_error", "系统内部错误，请稍后重试；请求原文已保存")

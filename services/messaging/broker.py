@@ -1,0 +1,22 @@
+"""The FastStream Kafka broker every consuming service uses, configured the same way everywhere."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
+
+from services.settings import Settings
+
+
+def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
+    assert settings.kafka_bootstrap, "GRIDCASE_KAFKA_BOOTSTRAP is not set"
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        enable_idempotence=settings.kafka_idempotent,
+        acks="all",
+        # Notice recreated topics quickly (an embedded broker restart loses them).
+        metadata_max_age_ms=10_000,
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY)],
+    )

@@ -1,0 +1,183 @@
+"""Idempotent, at-least-once consumption of case events.
+
+One subscriber per service (its own consumer group) reads the case-events topic in batches and:
+- handles each event it cares about in a savepoint of one transaction per batch, and records the
+  event id in ``processed_events`` in that same transaction, so a redelivered event is skipped;
+- dead-letters (with the reason) a message it cannot parse or handle, instead of stopping;
+- commits the Kafka offset only after the batch's transaction committed (manual ack);
+- on an infrastructure error (database down, …) rewinds the batch and retries with capped,
+  jittered back-off instead of spinning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from schemas.events import EventEnvelope
+from schemas.topics import CASE_EVENTS
+from services.messaging.deadletter import record_dead_letter
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]
+
+PROCESSED = Counter("gridcase_events_processed_total", "Events handled", ["consumer", "type"])
+SKIPPED = Counter("gridcase_events_duplicate_total", "Redelivered events skipped", ["consumer"])
+RETRIES = Counter(
+    "gridcase_consumer_retries_total", "Batches rewound after an infrastructure error", ["consumer"]
+)
+BATCH = Histogram("gridcase_consumer_batch_seconds", "Time to handle one batch", ["consumer"])
+
+# Errors that say nothing about the message: retry the batch rather than dead-letter it.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+)
+
+
+async def _raw_decoder(msg: KafkaMessage) -> Any:
+    """Keep bytes: each record is parsed by us, so one bad message cannot fail the whole batch."""
+    return None
+
+
+class IdempotentConsumer:
+    def __init__(
+        self, *, name: str, pool: asyncpg.Pool, handlers: Mapping[str, Handler], settings: Settings
+    ) -> None:
+        self.name = name
+        self.pool = pool
+        self.handlers = dict(handlers)
+        self.settings = settings
+        self._failures = 0
+        # Called with the handled events after their transaction committed (e.g. to wake a worker).
+        self.on_committed: Callable[[list[EventEnvelope]], object] | None = None
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        s = self.settings
+        broker.subscriber(
+            CASE_EVENTS,
+            group_id=f"gridcase.{self.name}",
+            batch=True,
+            max_records=s.consumer_max_records,
+            batch_timeout_ms=s.consumer_fetch_max_wait_ms,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_ms,
+            decoder=_raw_decoder,
+            title=f"{self.name}:case-events",
+            description=f"{self.name} consumes the case lifecycle events: {', '.join(sorted(self.handlers))}",
+        )(self._on_batch)
+
+    async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
+        started = time.perf_counter()
+        try:
+            await self.process(records)
+        except INFRA_ERRORS as exc:
+            await self._back_off(exc)
+            await msg.nack()  # rewind to the first record of the batch
+            return
+        self._failures = 0
+        await msg.ack()
+        BATCH.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _back_off(self, exc: BaseException) -> None:
+        self._failures += 1
+        RETRIES.labels(self.name).inc()
+        # Capped below max_poll_interval so a long outage never triggers a rebalance storm.
+        delay = min(30.0, 0.2 * 2 ** min(self._failures, 8)) * (0.5 + random.random() / 2)
+        log.warning("%s: %s: %s; retrying batch in %.1fs", self.name, type(exc).__name__, exc, delay)
+        await asyncio.sleep(delay)
+
+    async def process(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        """Handle one batch durably. Public for tests of the handler logic."""
+        parsed: list[tuple[ConsumerRecord[Any, Any], EventEnvelope]] = []
+        broken: list[tuple[ConsumerRecord[Any, Any], str]] = []
+        for record in records:
+            try:
+                envelope = EventEnvelope.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                broken.append((record, f"unparseable event: {exc.errors()[:3]}"))
+                continue
+            if envelope.type in self.handlers:
+                parsed.append((record, envelope))
+        if not parsed and not broken:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            for record, reason in broken:
+                await self._dead_letter(conn, record, reason)
+            if not parsed:
+                return
+            seen = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "SELECT event_id FROM processed_events WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                    self.name,
+                    [e.event_id for _, e in parsed],
+                )
+            }
+            done: list[EventEnvelope] = []
+            for record, envelope in parsed:
+                if envelope.event_id in seen:
+                    SKIPPED.labels(self.name).inc()
+                    continue
+                seen.add(envelope.event_id)
+                try:
+                    async with conn.transaction():  # savepoint: a failed event leaves the batch intact
+                        await self.handlers[envelope.type](conn, envelope)
+                except INFRA_ERRORS:
+                    raise
+                except Exception as exc:
+                    log.exception(
+                        "%s: dead-lettering event %s (%s)", self.name, envelope.event_id, envelope.type
+                    )
+                    await self._dead_letter(conn, record, f"{type(exc).__name__}: {exc}")
+                    continue
+                done.append(envelope)
+            if done:
+                await conn.executemany(
+                    "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    [(self.name, e.event_id) for e in done],
+                )
+        for envelope in done:
+            PROCESSED.labels(self.name, envelope.type).inc()
+        if done and self.on_committed is not None:
+            self.on_committed(done)
+
+    async def _dead_letter(
+        self, conn: asyncpg.Connection, record: ConsumerRecord[Any, Any], reason: str
+    ) -> None:
+        await record_dead_letter(
+            conn,
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None,
+            value=record.value or b"",
+            headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
+            reason=reason,
+        )

@@ -1,0 +1,233 @@
+"""`gridcase up`: the embedded default. Starts PostgreSQL and Tansu (unless GRIDCASE_DATABASE_URL /
+GRIDCASE_KAFKA_BOOTSTRAP point elsewhere), migrates, seeds the demo district, runs every service as
+its own OS process, restarts one that dies, and stops everything cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.runtime.embedded_kafka import EmbeddedKafka
+from services.runtime.embedded_pg import EmbeddedPostgres
+
+log = logging.getLogger("gridcase.up")
+
+# Start order: the relay first (it creates topics), the public console last.
+SERVICES = ("relay", "intake", "dispatch", "escalation", "notify", "console")
+PORT_OFFSETS = {"console": 0, "intake": 1, "dispatch": 2, "escalation": 3, "notify": 4, "relay": 5}
+
+
+@dataclass
+class Child:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_crashes: int = 0
+    restart_at: float | None = None
+
+
+@dataclass
+class Supervisor:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    kafka_port: int = 19092
+    seed_demo: bool = True
+    services: tuple[str, ...] = SERVICES
+    extra_env: dict[str, str] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    _stopping: bool = False
+
+    def run(self) -> int:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        (self.home / "run").mkdir(exist_ok=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        pg: EmbeddedPostgres | None = None
+        kafka: EmbeddedKafka | None = None
+        try:
+            database_url = os.environ.get("GRIDCASE_DATABASE_URL") or None
+            if database_url is None:
+                pg = EmbeddedPostgres(self.home / "pg")
+                database_url = pg.start()
+            bootstrap = os.environ.get("GRIDCASE_KAFKA_BOOTSTRAP") or None
+            if bootstrap is None:
+                kafka = EmbeddedKafka(self.kafka_port, self.home / "logs")
+                bootstrap = kafka.start()
+            self._prepare_database(database_url)
+            self.env = {
+                **os.environ,
+                **self.extra_env,
+                "GRIDCASE_DATABASE_URL": database_url,
+                "GRIDCASE_KAFKA_BOOTSTRAP": bootstrap,
+                "GRIDCASE_INTAKE_URL": f"http://{self.host}:{self.port + PORT_OFFSETS['intake']}",
+                "PYTHONUNBUFFERED": "1",
+            }
+            self.database_url, self.bootstrap = database_url, bootstrap
+            for name in self.services:
+                self.children[name] = Child(name=name, port=self.port + PORT_OFFSETS[name])
+                self._spawn(self.children[name])
+            self._write_state()
+            self._wait_healthy(timeout_s=90)
+            self._print_banner()
+            while not self._stopping:
+                time.sleep(0.2)
+                if kafka is not None and not kafka.alive() and not self._stopping:
+                    log.error("embedded kafka died; restarting it and every service (it lost all its data)")
+                    kafka.start()
+                    for child in self.children.values():
+                        self._terminate(child)
+                        self._spawn(child)
+                self._reap()
+            return 0
+        finally:
+            self._stopping = True
+            for child in reversed(list(self.children.values())):
+                self._terminate(child, wait=False)
+            deadline = time.monotonic() + 15
+            for child in self.children.values():
+                if child.proc is not None:
+                    try:
+                        child.proc.wait(max(0.1, deadline - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        child.proc.kill()
+                        child.proc.wait()
+            if kafka is not None:
+                kafka.stop()
+            if pg is not None:
+                pg.stop()
+            log.info("gridcase stopped")
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self._stopping:
+            log.info("stopping (signal %d)…", signum)
+        self._stopping = True
+
+    def _prepare_database(self, url: str) -> None:
+        import asyncio
+
+        from services.db.migrate import upgrade
+        from services.runtime.seeding import seed
+
+        upgrade(url)
+        asyncio.run(seed(url, demo=self.seed_demo))
+
+    def _spawn(self, child: Child) -> None:
+        logfile = (self.home / "logs" / f"{child.name}.log").open("ab")
+        child.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "run",
+                child.name,
+                "--host",
+                self.host,
+                "--port",
+                str(child.port),
+            ],
+            env=self.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop children in order
+        )
+        logfile.close()
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        self._write_state()
+
+    def _reap(self) -> None:
+        for child in self.children.values():
+            if child.proc is None:
+                continue
+            if child.restart_at is not None:
+                if time.monotonic() >= child.restart_at:
+                    child.restarts += 1
+                    log.warning("restarting %s (restart #%d)", child.name, child.restarts)
+                    self._spawn(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                if time.monotonic() - child.started_at > 30:
+                    child.quick_crashes = 0
+                continue
+            child.quick_crashes += 1
+            delay = min(10.0, 0.25 * 2 ** (child.quick_crashes - 1))
+            log.error(
+                "%s exited with %s; restarting in %.1fs (log: %s)",
+                child.name,
+                code,
+                delay,
+                self.home / "logs" / f"{child.name}.log",
+            )
+            child.restart_at = time.monotonic() + delay
+
+    def _terminate(self, child: Child, *, wait: bool = True) -> None:
+        if child.proc is None or child.proc.poll() is not None:
+            return
+        child.proc.terminate()
+        if wait:
+            try:
+                child.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = set(self.children)
+        while pending and time.monotonic() < deadline and not self._stopping:
+            for name in list(pending):
+                try:
+                    r = httpx.get(f"http://{self.host}:{self.children[name].port}/health", timeout=1.0)
+                    if r.status_code < 300:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            self._reap()
+            time.sleep(0.2)
+        if pending:
+            log.warning("not healthy yet: %s (see %s)", ", ".join(sorted(pending)), self.home / "logs")
+
+    def _write_state(self) -> None:
+        state = {
+            "launcher_pid": os.getpid(),
+            "http": f"http://{self.host}:{self.port}",
+            "database_url": getattr(self, "database_url", None),
+            "kafka_bootstrap": getattr(self, "bootstrap", None),
+            "services": {
+                c.name: {"pid": c.proc.pid if c.proc else None, "port": c.port, "restarts": c.restarts}
+                for c in self.children.values()
+            },
+        }
+        tmp = self.home / "run" / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.home / "run" / "state.json")
+
+    def _print_banner(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="Gridcase is running", show_header=True)
+        table.add_column("service")
+        table.add_column("url")
+        for c in self.children.values():
+            table.add_row(c.name, f"http://{self.host}:{c.port}")
+        console = Console(stderr=True)
+        console.print(table)
+        console.print(f"Console (指挥中心):  http://{self.host}:{self.port}/")
+        console.print(f"Report API:          POST http://{self.host}:{self.port}/api/v1/reports")
+        console.print(f"API docs:            http://{self.host}:{self.port}/docs")
+        console.print(f"Logs:                {self.home / 'logs'}   — Ctrl-C stops everything")
