@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
@@ -19,4 +21,6 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         # Notice recreated topics quickly (an embedded broker restart loses them).
         metadata_max_age_ms=10_000,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY)],
+        # Per-message 'Received/Processed' lines at DEBUG: at hundreds of events a second they drown the log.
+        log_level=logging.DEBUG,
     )

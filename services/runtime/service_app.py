@@ -95,9 +95,13 @@ def consumer_service(
             ctx.stop.set()
             # Stop consuming first: an unfinished batch is neither committed in PostgreSQL nor acked in Kafka.
             await broker.stop()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Workers see ctx.stop between units of work; give an in-flight one (a webhook POST) time
+            # to finish and be recorded, so a restart does not send it again.
+            if tasks:
+                _done, pending = await asyncio.wait(tasks, timeout=10)
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             await pool.close()
             log.info("%s stopped", name)
 

@@ -472,6 +472,13 @@ CASE_SPECS = [
     ),
 ]
 
+# Cases that "arrive" while the mock runs (one every 5 ticks).
+NEW_CASES = [
+    ("wechat", "0401", "惠民路34号门口垃圾清运不及时，路过居民反映有明显异味。"),
+    ("hotline", "0301", "吴山广场东侧非机动车道有共享单车大量堆放，行人无法通行。"),
+    ("grid_app", "0801", "岳王路社区沿街店铺卷帘门被喷涂小广告，网格员已拍照上报。"),
+]
+
 ACTORS = ["指挥中心 李**", "指挥中心 王**", "指挥中心 陈**"]
 REPORTERS = [("张*", "138****8000"), ("刘*", "139****2231"), ("王*华", "136****7712"), ("陈*", "158****0426")]
 
@@ -489,16 +496,21 @@ class Store:
         self.lock = threading.Lock()
         self.cases: dict[str, dict] = {}
         self.seq = 0
-        self.serial = 12
+        self.daily: dict[str, int] = {}
         now = datetime.now(UTC)
         rnd = random.Random(42)
         for idx, spec in enumerate(CASE_SPECS):
             self._make_case(idx, spec, now, rnd)
+        # Case numbers are sequential in order of creation (Shanghai date + serial).
+        self.daily = {}
+        for case in sorted(self.cases.values(), key=lambda c: _parse(c["created_at"])):
+            case["case_no"] = self._next_no(_parse(case["created_at"]))
 
     # -- construction -----------------------------------------------------
     def _next_no(self, created: datetime) -> str:
-        self.serial += 1
-        return created.astimezone(CST).strftime("%Y%m%d") + f"{self.serial:06d}"
+        day = created.astimezone(CST).strftime("%Y%m%d")
+        self.daily[day] = self.daily.get(day, 0) + 1
+        return f"{day}{self.daily[day]:06d}"
 
     def _event(
         self, case: dict, etype: str, at: datetime, actor: str, actor_label: str, payload: dict
@@ -648,7 +660,7 @@ class Store:
                 created + timedelta(minutes=4),
                 "system",
                 "智能分拣引擎",
-                {"duplicate_of": "20261123000013", "reason": "与 20261123000013 为同一路灯"},
+                {"duplicate_of": "（同址路灯案件）", "reason": "与同一路灯的在办案件重复"},
             )
         if dispatched:
             self._event(
@@ -776,20 +788,12 @@ class Store:
         """Advance the demo: the first case cycles through statuses; every 5th tick a new case arrives."""
         with self.lock:
             now = datetime.now(UTC)
-            if n % 5 == 4 and len(self.cases) < len(CASE_SPECS) + 6:
-                spec = (
-                    "reported",
-                    "wechat",
-                    "0401",
-                    None,
-                    "grid",
-                    "normal",
-                    0,
-                    None,
-                    None,
-                    f"新上报：惠民路{10 + n}号门口垃圾清运不及时，路人反映有异味。",
-                )
+            extra = len(self.cases) - len(CASE_SPECS)
+            if n % 5 == 4 and extra < len(NEW_CASES):
+                channel, cat, desc = NEW_CASES[extra]
+                spec = ("reported", channel, cat, None, "grid", "normal", 0, None, None, desc)
                 case = self._make_case(len(self.cases), spec, now, random.Random(n))
+                case["case_no"] = self._next_no(now)
                 return {"case_id": case["case_id"], "type": "case.reported", "status": "reported"}
             case = next(iter(self.cases.values()))
             nxt = (
@@ -815,6 +819,7 @@ class Store:
                 payload = {"department_code": "CG-SZ", "department_name": DEPARTMENTS["CG-SZ"]}
             elif nxt == "reported":
                 case["dispatched_at"] = case["due_at"] = None
+                case["department_code"] = case["department_name"] = None
             elif nxt in ("resolved", "closed"):
                 payload = {"result": "已现场处置完毕" if nxt == "resolved" else "核查通过"}
             case["overdue"] = False

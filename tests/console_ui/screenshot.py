@@ -155,9 +155,11 @@ def main() -> int:
             log.append("warning: load event not seen within 20 s")
         drain(pipe, args.wait, log)
         for js in args.eval:
-            res = pipe.call("Runtime.evaluate", {"expression": js, "awaitPromise": True}, sid)
+            res = pipe.call("Runtime.evaluate", {"expression": js, "awaitPromise": True, "returnByValue": True}, sid)
             if res.get("exceptionDetails"):
                 log.append(f"eval error: {res['exceptionDetails'].get('exception', {}).get('description')}")
+            elif "value" in res.get("result", {}):
+                log.append(f"eval -> {res['result']['value']}")
             drain(pipe, args.step_wait, log)
         params = {"format": "png"}
         if args.full_page:

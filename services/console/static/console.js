@@ -431,6 +431,7 @@
       state.overdueOnly = false;
       renderAll();
     }));
+    chips.push(chip('超期', overdue, 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
     const known = new Set(STATUSES.map(([k]) => k));
     const statuses = [...STATUSES.map(([k]) => k), ...[...byStatus.keys()].filter((k) => !known.has(k))];
     for (const key of statuses) {
@@ -440,7 +441,6 @@
       const label = (sample && s(sample.status_label)) || STATUS_LABEL.get(key) || s(key);
       chips.push(chip(label, n, statusTone(key), state.statusFilter.has(key), () => toggleFilter(key)));
     }
-    chips.push(chip('超期', overdue, 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
     $('chips').replaceChildren(...chips);
   }
 
@@ -862,7 +862,9 @@
     }
     const d = state.detail && state.detail.case_id === id ? state.detail : null;
     const summary = d || state.items.find((c) => c.case_id === id) || null;
-    $('panel-title').textContent = summary ? orDash(summary.case_no) : '加载中…';
+    $('panel-title').textContent = summary
+      ? orDash(summary.case_no)
+      : state.detailError ? '无法显示' : '加载中…';
 
     const parts = [];
     if (state.detailError) {
@@ -921,8 +923,21 @@
     body.replaceChildren(...parts);
   }
 
+  /** Event payload as an object (tolerates a JSON-encoded string). */
+  function payloadOf(ev) {
+    let p = ev.payload;
+    if (typeof p === 'string') {
+      try {
+        p = JSON.parse(p);
+      } catch (_) {
+        p = null;
+      }
+    }
+    return p && typeof p === 'object' && !Array.isArray(p) ? p : {};
+  }
+
   function eventSummary(ev) {
-    const p = ev.payload && typeof ev.payload === 'object' ? ev.payload : {};
+    const p = payloadOf(ev);
     const fn = EVENT_SUMMARY[ev.type];
     let text = '';
     try {
@@ -1105,9 +1120,21 @@
     $('clock').textContent = fmtFull(Date.now());
   }
 
+  /** Keep the side panel below the header (its height depends on the viewport). */
+  function syncHeaderHeight() {
+    const h = document.querySelector('.topbar').getBoundingClientRect().height;
+    document.documentElement.style.setProperty('--header-h', `${Math.round(h)}px`);
+  }
+
   function init() {
     renderLegend();
     renderAll();
+    syncHeaderHeight();
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(syncHeaderHeight).observe(document.querySelector('.topbar'));
+    } else {
+      window.addEventListener('resize', syncHeaderHeight);
+    }
     tickClock();
     setInterval(tickClock, 1000);
     setInterval(() => {

@@ -1,0 +1,111 @@
+"""A report travels intake → dispatch on the real stack and lands at the matrix's department."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.geo.coords import wgs84_to_gcj02
+from tests.integration.conftest import case_in_status, post_report
+from tests.support import GRIDS, SAMPLE_POINTS
+
+
+async def test_report_with_grid_code_is_dispatched_to_matrix_department(api: httpx.AsyncClient) -> None:
+    accepted = await post_report(api, category_code="0104", grid_code=GRIDS[3], description="小区下水道堵了，污水漫到路面")
+    assert accepted["case_no"].isdigit() and len(accepted["case_no"]) == 14
+
+    case = await case_in_status(api, accepted["case_id"], "dispatched", timeout=10)
+
+    assert case["department_code"] == "SW"  # 0104 下水道堵塞 → 区水务局 in the matrix
+    assert case["department_name"] == "区水务局"
+    assert case["grid_code"] == GRIDS[3]
+    assert case["level"] == "district"
+    assert case["due_at"] is not None
+    types = [e["type"] for e in case["events"]]
+    assert types[:2] == ["case.reported", "case.dispatched"]
+    assert [e["seq"] for e in case["events"]] == sorted(e["seq"] for e in case["events"])
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
+async def test_report_with_location_is_routed_to_the_grid_containing_it(api: httpx.AsyncClient, crs: str) -> None:
+    grid = GRIDS[7]
+    lon, lat = SAMPLE_POINTS[grid]
+    if crs == "gcj02":  # what a WeChat location message carries
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    accepted = await post_report(
+        api, category_code="0302", grid_code=None, location={"lat": lat, "lon": lon, "crs": crs}
+    )
+
+    case = await case_in_status(api, accepted["case_id"], "dispatched", timeout=10)
+
+    assert case["grid_code"] == grid
+    assert case["department_code"] == "CG-ZF"
+    dispatched = next(e for e in case["events"] if e["type"] == "case.dispatched")
+    assert dispatched["payload"]["routed_by"] == "location"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"grid_code": None, "location": {"lat": 39.9, "lon": 116.4, "crs": "wgs84"}}, "outside_grids"),
+        ({"grid_code": None}, "no_location"),
+        ({"category_code": None}, "no_category"),
+        ({"category_code": "8888"}, "unknown_category"),
+        ({"grid_code": "10100133019900999999"}, "unknown_grid"),
+        ({"category_code": "9999"}, "needs_operator"),
+    ],
+)
+async def test_unroutable_report_lands_in_triage_with_reason(
+    api: httpx.AsyncClient, overrides: dict[str, object], reason: str
+) -> None:
+    accepted = await post_report(api, **overrides)
+
+    case = await case_in_status(api, accepted["case_id"], "triage", timeout=10)
+
+    assert case["triage_reason"] == reason
+    triaged = next(e for e in case["events"] if e["type"] == "case.triaged")
+    assert triaged["payload"]["reason"] == reason
+    assert triaged["payload"]["reason_label"]  # a Chinese explanation for the operator
+    assert case["department_code"] is None
+
+
+async def test_operator_dispatches_a_triaged_case_by_hand(api: httpx.AsyncClient) -> None:
+    accepted = await post_report(api, category_code="9999", description="楼道里有不明气味，不知道找谁")
+    await case_in_status(api, accepted["case_id"], "triage", timeout=10)
+
+    r = await api.post(
+        f"/api/v1/cases/{accepted['case_id']}/actions",
+        json={"action": "dispatch", "department_code": "HB", "actor": "operator:zhangsan"},
+    )
+
+    assert r.status_code == 200, r.text
+    case = await case_in_status(api, accepted["case_id"], "dispatched")
+    assert case["department_code"] == "HB"
+    assert any(e["type"] == "case.dispatched" and e["actor"] == "operator:zhangsan" for e in case["events"])
+
+
+async def test_console_lists_dispatched_case_and_serves_the_page(api: httpx.AsyncClient) -> None:
+    accepted = await post_report(api)
+    await case_in_status(api, accepted["case_id"], "dispatched")
+
+    listing = (await api.get("/api/v1/cases", params={"limit": 50})).json()
+    row = next(i for i in listing["items"] if i["case_id"] == accepted["case_id"])
+    assert row["status_label"] == "已派遣"
+    assert row["department_name"] and row["grid_name"] and row["category_name"] == "路灯损坏"
+    assert listing["counts"]["dispatched"] >= 1
+
+    page = await api.get("/")
+    assert page.status_code == 200 and "网格化管理指挥中心" in page.text
+    for asset in ("/static/console.js", "/static/console.css"):
+        assert (await api.get(asset)).status_code == 200
+
+
+async def test_reference_endpoints(api: httpx.AsyncClient) -> None:
+    grids = (await api.get("/api/v1/grids")).json()
+    levels = [f["properties"]["level"] for f in grids["features"]]
+    assert levels.count("grid") >= 12 and levels.count("street") == 2
+    grid = next(f for f in grids["features"] if f["properties"]["level"] == "grid")
+    assert grid["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert grid["properties"]["parent_code"]
+    categories = (await api.get("/api/v1/categories")).json()
+    assert any(c["code"] == "0101" and c["department_code"] == "CG-SZ" for c in categories)

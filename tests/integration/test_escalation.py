@@ -1,0 +1,85 @@
+"""SLA clocks: a short time limit escalates grid → community → … and notifies."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import httpx
+
+from tests.integration.conftest import case_in_status, post_report
+from tests.support import Webhook, wait_for
+
+# 0701 特殊人群关爱求助 starts at grid level; only this module changes its limit.
+CATEGORY = "0701"
+
+
+async def test_short_time_limit_escalates_up_the_ladder(
+    api: httpx.AsyncClient, db: asyncpg.Pool, webhook: Webhook
+) -> None:
+    r = await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "2s"})
+    assert r.status_code == 200, r.text
+    case_id = (await post_report(api, category_code=CATEGORY, description="独居老人摔倒，需要上门查看"))["case_id"]
+    case = await case_in_status(api, case_id, "dispatched")
+    assert case["level"] == "grid"
+
+    async def escalated() -> dict[str, object] | None:
+        c = (await api.get(f"/api/v1/cases/{case_id}")).json()
+        return c if c["level"] == "community" else None
+
+    case = await wait_for(escalated, timeout=15, what="escalation to community")
+    event = next(e for e in case["events"] if e["type"] == "case.escalated")
+    assert event["payload"]["from_level"] == "grid" and event["payload"]["to_level"] == "community"
+    assert event["payload"]["to_level_label"] == "社区"
+
+    # It keeps climbing while nobody handles it, and stops at the district with one overdue mark.
+    await wait_for(
+        lambda: _events_of(db, case_id, "case.overdue"), timeout=30, what="overdue at district level"
+    )
+    levels = [e["payload"]["to_level"] for e in await _events_of(db, case_id, "case.escalated")]
+    assert levels == ["community", "street", "district"]
+    await wait_for(lambda: _hooks(webhook, case_id, "case.escalated", 3), timeout=15, what="3 escalation webhooks")
+
+
+async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "3s"})
+    case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
+    await case_in_status(api, case_id, "dispatched")
+    await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
+    for action in ("sign", "resolve"):
+        assert (await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action})).status_code == 200
+
+    async def stopped() -> bool:
+        return await db.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1", uuid.UUID(case_id)) == "stopped"
+
+    await wait_for(stopped, what="clock stopped")
+    await wait_for(lambda: _past_due(db, case_id), timeout=10, what="the old deadline to pass")
+    assert await _events_of(db, case_id, "case.escalated") == []
+
+
+async def test_invalid_time_limit_is_refused(api: httpx.AsyncClient) -> None:
+    r = await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "soon"})
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "handle_limit"
+    assert (await api.patch("/api/v1/categories/0000", json={"handle_limit": "1h"})).status_code == 404
+
+
+async def _past_due(db: asyncpg.Pool, case_id: str) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT due_at + interval '1 second' < clock_timestamp() FROM sla_clocks WHERE case_id = $1",
+            uuid.UUID(case_id),
+        )
+    )
+
+
+async def _events_of(db: asyncpg.Pool, case_id: str, event_type: str) -> list[dict[str, object]]:
+    rows = await db.fetch(
+        "SELECT type, payload FROM case_events WHERE case_id = $1 AND type = $2 ORDER BY seq",
+        uuid.UUID(case_id),
+        event_type,
+    )
+    return [dict(r) for r in rows]
+
+
+async def _hooks(webhook: Webhook, case_id: str, event: str, n: int) -> bool:
+    return len(webhook.for_case(case_id, event)) >= n
