@@ -28,7 +28,7 @@ class EmbeddedPostgres:
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime.resolve()))
         if os.geteuid() == 0:
             # As root pgserver runs postgres as the system user 'pgserver', which must reach the data.
-            for parent in [self.datadir.resolve(), *self.datadir.resolve().parents]:
+            for parent in self.datadir.resolve().parents:
                 if parent == Path("/"):
                     break
                 parent.chmod(parent.stat().st_mode | 0o011)

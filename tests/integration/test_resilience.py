@@ -93,6 +93,7 @@ async def test_stop_whole_system_in_flight_and_start_again(
 
     system.stop()
     system.start()  # fresh embedded broker: the relay re-seeds it from the outbox
+    await db.expire_connections()  # the test's own connections died with the old PostgreSQL
 
     rows = await wait_for(lambda: _all_dispatched_and_notified(db, run, 80), timeout=90,
                           what="every report dispatched and notified after the restart")

@@ -470,9 +470,19 @@
   // -- table --------------------------------------------------------------
 
   function renderTable(visible) {
+    const active = document.activeElement;
+    const focusedId = active && active.closest && active.closest('#case-rows tr[data-id]')
+      ? active.closest('tr[data-id]').dataset.id
+      : null;
     const frag = document.createDocumentFragment();
     for (const c of visible) frag.append(caseRow(c));
-    $('case-rows').replaceChildren(frag);
+    const tbody = $('case-rows');
+    tbody.replaceChildren(frag);
+    if (focusedId) {
+      // Keep keyboard focus on the same case across re-renders.
+      const row = [...tbody.rows].find((r) => r.dataset.id === focusedId);
+      if (row) row.focus({ preventScroll: true });
+    }
     $('empty').hidden = visible.length > 0 || !state.loaded;
     if (!state.loaded) {
       $('table-count').textContent = '加载中…';

@@ -1,0 +1,1015 @@
+"""End-to-end benchmark of Gridcase: report intake → automatic dispatch.
+
+By default it starts its own system (`gridcase up` with a fresh temporary --home on free ports),
+then runs, in order:
+
+1. warm-up: ``--warmup`` reports, waited for until dispatched (not measured);
+2. throughput: ``--throughput-cases`` reports posted as fast as ``--concurrency`` keep-alive
+   connections allow; intake rate (client clock) and end-to-end rate (database clock:
+   min(created_at) → max(dispatched_at)) of this phase's cases;
+3. latency: reports posted at a steady ``--rate`` for ``--duration`` seconds (scheduled by absolute
+   time); per case intake→dispatched latency = dispatched_at − created_at (both database clock),
+   split into its stages through the outbox (created → published to Kafka → dispatched), and the
+   HTTP round trip as the client saw it.
+
+Cases of a run are told apart by their external_id prefix ``bench-<run>-<phase>-``. CPU use of
+every process of the system (services, PostgreSQL, the broker, this client) is sampled from /proc
+per phase, and the services' Prometheus batch histograms are scraped before and after.
+
+Usage:
+    .venv/bin/python bench/e2e.py                         # full default run, own system
+    .venv/bin/python bench/e2e.py --throughput-cases 300 --duration 5     # smoke run
+    .venv/bin/python bench/e2e.py --state /path/home/run/state.json       # a running system
+    .venv/bin/python bench/e2e.py --url http://127.0.0.1:8000 --database-url postgresql://…
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+GRIDCASE = Path(sys.executable).parent / "gridcase"
+
+GRID_CODES = (
+    "10100133019900100101",
+    "10100133019900100102",
+    "10100133019900100103",
+    "10100133019900100104",
+    "10100133019900100201",
+    "10100133019900100202",
+    "10100133019900100203",
+    "10100133019900100301",
+    "10100133019900100302",
+    "10100133019900200101",
+    "10100133019900200102",
+    "10100133019900200201",
+    "10100133019900200202",
+    "10100133019900200203",
+)
+# Categories the demo responsibility matrix routes automatically (no triage).
+CATEGORY_CODES = ("0101", "0103", "0104", "0201", "0302", "0304", "0501", "0502")
+DESCRIPTIONS = (
+    "路灯不亮",
+    "井盖缺失",
+    "道路积水",
+    "占道经营",
+    "垃圾满溢",
+    "违章停车",
+    "噪音扰民",
+    "树木倒伏",
+)
+
+SERVICE_NAMES = ("console", "intake", "dispatch", "escalation", "notify", "relay")
+METRICS = ("gridcase_consumer_batch_seconds", "gridcase_outbox_batch_seconds")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); q in [0, 100]."""
+    if not sorted_values:
+        return float("nan")
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    s = sorted(values)
+    if not s:
+        return {"n": 0}
+    return {
+        "n": len(s),
+        "mean": sum(s) / len(s),
+        "p50": percentile(s, 50),
+        "p90": percentile(s, 90),
+        "p99": percentile(s, 99),
+        "max": s[-1],
+        "min": s[0],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Machine and process information
+
+
+def machine_info() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    try:
+        gridcase_version = importlib.metadata.version("gridcase")
+    except importlib.metadata.PackageNotFoundError:
+        gridcase_version = "unknown"
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "gridcase": gridcase_version,
+        "httpx": httpx.__version__,
+    }
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(comm, ppid, utime+stime ticks) of a process, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    lpar, rpar = raw.index("("), raw.rindex(")")
+    comm = raw[lpar + 1 : rpar]
+    rest = raw[rpar + 2 :].split()
+    # rest[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
+    return comm, int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def _system_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+@dataclass
+class ProcSnapshot:
+    at: float
+    ticks: dict[int, tuple[str, int]]  # pid -> (group, ticks)
+    system: tuple[int, int]
+
+
+@dataclass
+class ProcWatcher:
+    """Maps the system's processes to groups (services, postgres, broker, client) and samples CPU."""
+
+    service_pids: dict[str, int] = field(default_factory=dict)
+    launcher_pid: int | None = None
+    pg_dir: Path | None = None
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> ProcWatcher:
+        if not state:
+            return cls()
+        pg_dir = None
+        url = state.get("database_url") or ""
+        host = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("host")
+        if host and host[0].startswith("/"):
+            pg_dir = Path(host[0])
+        return cls(
+            service_pids={n: s["pid"] for n, s in state.get("services", {}).items() if s.get("pid")},
+            launcher_pid=state.get("launcher_pid"),
+            pg_dir=pg_dir,
+        )
+
+    def _postmaster(self) -> int | None:
+        if self.pg_dir is None:
+            return None
+        try:
+            return int((self.pg_dir / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def groups(self) -> dict[int, str]:
+        out: dict[int, str] = {pid: name for name, pid in self.service_pids.items()}
+        out[os.getpid()] = "bench-client"
+        postmaster = self._postmaster()
+        if postmaster is not None:
+            out[postmaster] = "postgres"
+        if self.launcher_pid is not None:
+            out[self.launcher_pid] = "launcher"
+        if postmaster is None and self.launcher_pid is None:
+            return out
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid in out:
+                continue
+            st = _proc_stat(pid)
+            if st is None:
+                continue
+            comm, ppid, _ = st
+            if postmaster is not None and ppid == postmaster:
+                out[pid] = "postgres"
+            elif self.launcher_pid is not None and ppid == self.launcher_pid:
+                out[pid] = "broker" if "postgres" not in comm else "postgres"
+        return out
+
+    def snapshot(self) -> ProcSnapshot:
+        ticks: dict[int, tuple[str, int]] = {}
+        for pid, group in self.groups().items():
+            st = _proc_stat(pid)
+            if st is not None:
+                ticks[pid] = (group, st[2])
+        return ProcSnapshot(at=time.monotonic(), ticks=ticks, system=_system_ticks())
+
+    @staticmethod
+    def cpu(start: ProcSnapshot, end: ProcSnapshot) -> dict[str, Any]:
+        """Average CPU per group between two snapshots, in % of one core; and the machine's busy %."""
+        wall = max(end.at - start.at, 1e-6)
+        per_group: Counter[str] = Counter()
+        for pid, (group, t1) in end.ticks.items():
+            t0 = start.ticks.get(pid, (group, 0))[1]
+            per_group[group] += max(t1 - t0, 0)
+        busy = end.system[0] - start.system[0]
+        total = max(end.system[1] - start.system[1], 1)
+        groups = {g: round(100.0 * t / CLK_TCK / wall, 1) for g, t in per_group.most_common()}
+        # Everything else the machine did meanwhile (other users' work disturbs the numbers).
+        other = 100.0 * busy / CLK_TCK / wall - sum(groups.values())
+        return {
+            "wall_s": round(wall, 2),
+            "percent_of_one_core": groups,
+            "other_processes_percent_of_one_core": round(max(other, 0.0), 1),
+            "machine_busy_percent": round(100.0 * busy / total, 1),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Starting our own system
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def find_ports(base: int, kafka: int) -> tuple[int, int]:
+    for b in range(base, base + 1000, 10):
+        if all(_port_free(b + i) for i in range(6)):
+            break
+    else:
+        raise RuntimeError(f"no 6 free consecutive ports from {base}")
+    for k in range(kafka, kafka + 1000):
+        if _port_free(k) and not b <= k < b + 6:
+            return b, k
+    raise RuntimeError(f"no free broker port from {kafka}")
+
+
+class OwnSystem:
+    """`gridcase up` in a subprocess with a temporary home; stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, port: int, kafka_port: int, keep_home: bool) -> None:
+        self.port, self.kafka_port, self.keep_home = port, kafka_port, keep_home
+        self.home = Path(tempfile.mkdtemp(prefix="gridcase-bench-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.state: dict[str, Any] | None = None
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "run" / "state.json"
+
+    def start(self, timeout_s: float) -> dict[str, Any]:
+        log(
+            f"starting gridcase up (home {self.home}, ports {self.port}-{self.port + 5}, kafka {self.kafka_port})"
+        )
+        out = (self.home / "up.log").open("ab")
+        env = {**os.environ}
+        for var in ("GRIDCASE_DATABASE_URL", "GRIDCASE_KAFKA_BOOTSTRAP"):
+            env.pop(var, None)  # always the embedded default: a fresh, isolated system
+        self.proc = subprocess.Popen(
+            [
+                str(GRIDCASE),
+                "up",
+                "--home",
+                str(self.home),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--kafka-port",
+                str(self.kafka_port),
+            ],
+            cwd=str(self.home),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our Ctrl-C does not reach it; we stop it ourselves
+        )
+        out.close()
+        started = time.monotonic()
+        deadline = started + timeout_s
+        state = wait_for_state(self.state_path, deadline, self.proc)
+        wait_healthy(state, deadline, self.proc)
+        self.state = json.loads(self.state_path.read_text())
+        log(f"system up and healthy after {time.monotonic() - started:.1f}s")
+        return self.state
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.state_path.exists():
+            with contextlib.suppress(OSError, ValueError):
+                self.state = json.loads(self.state_path.read_text())
+        if self.proc.poll() is None:
+            # Known before the launcher goes: its children are re-parented once it is killed.
+            pids = ProcWatcher.from_state(self.state).groups()
+            log("stopping the system (SIGTERM)")
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(45)
+            except subprocess.TimeoutExpired:
+                log("launcher did not stop within 45s; killing it and its children")
+                self.proc.kill()
+                self.proc.wait()
+                self._kill_leftovers(pids)
+        if not self.keep_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+        else:
+            log(f"kept {self.home}")
+
+    def _kill_leftovers(self, pids: dict[int, str]) -> None:
+        for pid, group in pids.items():
+            if group in ("bench-client", "launcher"):
+                continue
+            # PostgreSQL: SIGINT is its "fast" shutdown (its backends follow the postmaster).
+            sig = signal.SIGINT if group == "postgres" else signal.SIGKILL
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
+def wait_for_state(path: Path, deadline: float, proc: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"gridcase up exited with {proc.returncode} (see {path.parent.parent}/up.log)")
+        with contextlib.suppress(OSError, ValueError):
+            state: dict[str, Any] = json.loads(path.read_text())
+            services = state.get("services", {})
+            if state.get("database_url") and all(services.get(n, {}).get("pid") for n in SERVICE_NAMES):
+                return state
+        time.sleep(0.2)
+    raise TimeoutError(f"{path} did not appear with every service in time")
+
+
+def wait_healthy(state: dict[str, Any], deadline: float, proc: subprocess.Popen[bytes] | None) -> None:
+    host = urllib.parse.urlsplit(state["http"]).hostname or "127.0.0.1"
+    pending = {n: s["port"] for n, s in state["services"].items()}
+    with httpx.Client(timeout=2.0) as client:
+        while pending and time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"gridcase up exited with {proc.returncode}")
+            for name, port in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"http://{host}:{port}/health").status_code == 200:
+                        del pending[name]
+            if pending:
+                time.sleep(0.3)
+    if pending:
+        raise TimeoutError(f"not healthy before the deadline: {', '.join(sorted(pending))}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Load generation
+
+
+@dataclass
+class PostStats:
+    sent: int = 0
+    accepted: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    rtt_ms: list[float] = field(default_factory=list)
+    first_send: float = 0.0  # monotonic
+    last_done: float = 0.0
+    schedule_lag_ms: list[float] = field(default_factory=list)
+
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+def report_body(external_id: str, n: int) -> bytes:
+    return json.dumps(
+        {
+            "channel": "app",
+            "description": f"{DESCRIPTIONS[n % len(DESCRIPTIONS)]}（压测{n}）",
+            "category_code": CATEGORY_CODES[n % len(CATEGORY_CODES)],
+            "grid_code": GRID_CODES[(n // len(CATEGORY_CODES)) % len(GRID_CODES)],
+            "external_id": external_id,
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+async def post_one(client: httpx.AsyncClient, url: str, body: bytes, stats: PostStats) -> None:
+    started = time.monotonic()
+    if not stats.first_send:
+        stats.first_send = started
+    stats.sent += 1
+    try:
+        r = await client.post(url, content=body, headers={"content-type": "application/json"})
+    except httpx.HTTPError as exc:
+        stats.errors[type(exc).__name__] += 1
+        return
+    finally:
+        stats.last_done = time.monotonic()
+    if r.status_code == 202:
+        stats.accepted += 1
+        stats.rtt_ms.append((stats.last_done - started) * 1000.0)
+    else:
+        stats.errors[f"HTTP {r.status_code}"] += 1
+
+
+def make_client(concurrency: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        http1=True,
+        http2=False,
+        timeout=httpx.Timeout(30.0),
+        limits=httpx.Limits(
+            max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=60.0
+        ),
+        trust_env=False,  # never go through a proxy: everything stays on 127.0.0.1
+    )
+
+
+async def post_closed_loop(
+    client: httpx.AsyncClient, url: str, prefix: str, count: int, concurrency: int
+) -> PostStats:
+    """``concurrency`` workers post back to back until ``count`` reports were sent."""
+    stats = PostStats()
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while (n := next(counter)) < count:
+            await post_one(client, url, report_body(f"{prefix}{n:06d}", n), stats)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return stats
+
+
+async def post_paced(
+    client: httpx.AsyncClient, url: str, prefix: str, rate: float, duration: float
+) -> PostStats:
+    """Open loop: report i is sent at start + i/rate, whatever happened to the earlier ones."""
+    stats = PostStats()
+    count = round(rate * duration)
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[None]] = []
+    start = loop.time() + 0.05
+    for n in range(count):
+        target = start + n / rate
+        delay = target - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        stats.schedule_lag_ms.append(max(0.0, (loop.time() - target) * 1000.0))
+        tasks.append(asyncio.create_task(post_one(client, url, report_body(f"{prefix}{n:06d}", n), stats)))
+    await asyncio.gather(*tasks)
+    return stats
+
+
+# --------------------------------------------------------------------------------------------------
+# Database side
+
+
+@dataclass
+class Progress:
+    total: int
+    dispatched: int
+    triaged: int
+    first_created: dt.datetime | None
+    last_created: dt.datetime | None
+    last_dispatched: dt.datetime | None
+
+
+async def progress(conn: asyncpg.Connection, prefix: str) -> Progress:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS total, count(dispatched_at) AS dispatched, "
+        "count(*) FILTER (WHERE status = 'triage') AS triaged, "
+        "min(created_at) AS first_created, max(created_at) AS last_created, "
+        "max(dispatched_at) AS last_dispatched "
+        "FROM cases WHERE external_id LIKE $1",
+        prefix + "%",
+    )
+    assert row is not None
+    return Progress(**dict(row))
+
+
+async def wait_dispatched(
+    conn: asyncpg.Connection, prefix: str, expected: int, timeout_s: float, stall_s: float
+) -> tuple[Progress, float]:
+    """Poll until ``expected`` cases of ``prefix`` are dispatched (or triaged, i.e. failed)."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    last_change = started
+    last_done = -1
+    last_log = started
+    while True:
+        p = await progress(conn, prefix)
+        done = p.dispatched + p.triaged
+        now = time.monotonic()
+        if done >= expected:
+            return p, now
+        if done != last_done:
+            last_done, last_change = done, now
+        if now - last_log > 5:
+            log(f"  waiting for dispatch: {p.dispatched}/{expected} dispatched, {p.triaged} triaged")
+            last_log = now
+        if now > deadline or now - last_change > stall_s:
+            log(f"  gave up waiting: {p.dispatched}/{expected} dispatched after {now - started:.0f}s")
+            return p, now
+        await asyncio.sleep(0.2)
+
+
+async def settle(conn: asyncpg.Connection, timeout_s: float = 60.0) -> None:
+    """Wait until the outbox is drained and no new outbox rows appeared for 2 s (follow-up events
+    such as SLA clocks done), so one phase's tail does not load the next one."""
+    deadline = time.monotonic() + timeout_s
+    last: tuple[int, int] | None = None
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS pending, "
+                "(SELECT coalesce(max(id), 0) FROM outbox) AS top"
+            )
+        except asyncpg.PostgresError:
+            await asyncio.sleep(2.0)
+            return
+        assert row is not None
+        cur = (int(row["pending"]), int(row["top"]))
+        if cur != last:
+            last, stable_since = cur, time.monotonic()
+        elif cur[0] == 0 and time.monotonic() - stable_since >= 2.0:
+            return
+        await asyncio.sleep(0.25)
+    log("  system did not settle within the timeout; continuing")
+
+
+async def latencies(conn: asyncpg.Connection, prefix: str) -> dict[str, list[float]]:
+    """Per case, in ms: total (dispatched_at − created_at) and its stages through the outbox."""
+    rows = await conn.fetch(
+        "SELECT extract(epoch FROM c.dispatched_at - c.created_at) * 1000 AS total, "
+        "extract(epoch FROM o.published_at - c.created_at) * 1000 AS to_published, "
+        "extract(epoch FROM c.dispatched_at - o.published_at) * 1000 AS published_to_dispatched "
+        "FROM cases c "
+        "LEFT JOIN case_events e ON e.case_id = c.id AND e.seq = 1 "
+        "LEFT JOIN outbox o ON o.event_id = e.event_id "
+        "WHERE c.external_id LIKE $1 AND c.dispatched_at IS NOT NULL",
+        prefix + "%",
+    )
+    out: dict[str, list[float]] = {"total": [], "to_published": [], "published_to_dispatched": []}
+    for r in rows:
+        for k in out:
+            if r[k] is not None:
+                out[k].append(float(r[k]))
+    return out
+
+
+async def dead_letter_count(conn: asyncpg.Connection) -> int | None:
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM dead_letters"))
+    except asyncpg.PostgresError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Prometheus histograms of the services
+
+_SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
+
+
+async def scrape(client: httpx.AsyncClient, host: str, ports: dict[str, int]) -> dict[str, float]:
+    """{"service metric_sum{labels}": value} for the batch histograms' _sum and _count."""
+    out: dict[str, float] = {}
+
+    async def one(name: str, port: int) -> None:
+        try:
+            r = await client.get(f"http://{host}:{port}/metrics", timeout=5.0)
+        except httpx.HTTPError:
+            return
+        for line in r.text.splitlines():
+            m = _SAMPLE.match(line)
+            if not m or not m["name"].endswith(("_sum", "_count")):
+                continue
+            if not m["name"].startswith(METRICS):
+                continue
+            with contextlib.suppress(ValueError):
+                out[f"{name} {m['name']}{{{m['labels'] or ''}}}"] = float(m["value"])
+
+    await asyncio.gather(*(one(n, p) for n, p in ports.items()))
+    return out
+
+
+def histogram_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Per service and histogram: batches handled, total seconds and mean ms per batch in between."""
+    out: dict[str, dict[str, float]] = {}
+    for key, v_after in after.items():
+        if not key.split(" ", 1)[1].split("{", 1)[0].endswith("_count"):
+            continue
+        count = v_after - before.get(key, 0.0)
+        sum_key = key.replace("_count{", "_sum{", 1)
+        total = after.get(sum_key, 0.0) - before.get(sum_key, 0.0)
+        if count <= 0:
+            continue
+        service, metric = key.split(" ", 1)
+        label = f"{service} {metric.replace('_count', '')}"
+        out[label] = {
+            "batches": count,
+            "seconds": round(total, 3),
+            "mean_ms_per_batch": round(1000 * total / count, 2),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class Target:
+    url: str  # where reports are posted
+    database_url: str
+    service_ports: dict[str, int]
+    host: str
+    state: dict[str, Any] | None
+    state_path: Path | None
+
+
+async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatcher) -> dict[str, Any]:
+    run_id = dt.datetime.now().strftime("%m%d%H%M%S") + secrets.token_hex(2)
+    report_url = target.url.rstrip("/") + "/api/v1/reports"
+    results: dict[str, Any] = {"run_id": run_id, "report_url": report_url}
+    conn = await asyncpg.connect(target.database_url)
+    client = make_client(args.concurrency)
+    metrics_client = httpx.AsyncClient(trust_env=False)
+    try:
+        results["postgres"] = await conn.fetchval("SHOW server_version")
+        dead_before = await dead_letter_count(conn)
+
+        # Warm-up: connections, pools, prepared statements, consumer group assignments.
+        if args.warmup > 0:
+            prefix = f"bench-{run_id}-wu-"
+            log(f"warm-up: {args.warmup} reports")
+            st = await post_closed_loop(client, report_url, prefix, args.warmup, args.concurrency)
+            if st.accepted == 0:
+                raise RuntimeError(f"warm-up: no report accepted ({dict(st.errors)})")
+            await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
+            await settle(conn)
+
+        if args.throughput_cases > 0:
+            results["throughput"] = await throughput_phase(
+                args, target, watcher, conn, client, metrics_client, report_url, run_id
+            )
+            await settle(conn)
+
+        if args.rate > 0 and args.duration > 0:
+            results["latency"] = await latency_phase(
+                args, target, watcher, conn, client, metrics_client, report_url, run_id
+            )
+
+        dead_after = await dead_letter_count(conn)
+        if dead_before is not None and dead_after is not None:
+            results["dead_letters_during_run"] = dead_after - dead_before
+    finally:
+        await client.aclose()
+        await metrics_client.aclose()
+        await conn.close()
+    return results
+
+
+async def throughput_phase(
+    args: argparse.Namespace,
+    target: Target,
+    watcher: ProcWatcher,
+    conn: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    metrics_client: httpx.AsyncClient,
+    report_url: str,
+    run_id: str,
+) -> dict[str, Any]:
+    prefix = f"bench-{run_id}-tp-"
+    n = args.throughput_cases
+    log(f"throughput: posting {n} reports with {args.concurrency} connections")
+    m0 = await scrape(metrics_client, target.host, target.service_ports)
+    s0 = watcher.snapshot()
+    st = await post_closed_loop(client, report_url, prefix, n, args.concurrency)
+    s1 = watcher.snapshot()
+    post_wall = st.last_done - st.first_send
+    log(f"  posted: {st.accepted} accepted, {st.error_count()} errors in {post_wall:.1f}s")
+    p, done_at = await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
+    s2 = watcher.snapshot()
+    m1 = await scrape(metrics_client, target.host, target.service_ports)
+    e2e_s = (
+        (p.last_dispatched - p.first_created).total_seconds()
+        if p.last_dispatched and p.first_created
+        else float("nan")
+    )
+    intake_db_s = (
+        (p.last_created - p.first_created).total_seconds()
+        if p.last_created and p.first_created
+        else float("nan")
+    )
+    rtt = summarize(st.rtt_ms)
+    out = {
+        "cases": n,
+        "concurrency": args.concurrency,
+        "accepted": st.accepted,
+        "http_errors": st.error_count(),
+        "http_error_kinds": dict(st.errors),
+        "post_wall_s": round(post_wall, 3),
+        "intake_rate_per_s": round(st.accepted / post_wall, 1) if post_wall > 0 else None,
+        "intake_rate_db_per_s": round(p.total / intake_db_s, 1) if intake_db_s > 0 else None,
+        "dispatched": p.dispatched,
+        "triaged": p.triaged,
+        "not_dispatched": st.accepted - p.dispatched,
+        "e2e_window_s": round(e2e_s, 3),
+        "e2e_rate_per_s": round(p.dispatched / e2e_s, 1) if e2e_s > 0 else None,
+        "client_wall_to_all_dispatched_s": round(done_at - st.first_send, 2),
+        "dispatch_tail_after_last_intake_s": (
+            round((p.last_dispatched - p.last_created).total_seconds(), 3)
+            if p.last_dispatched and p.last_created
+            else None
+        ),
+        "http_rtt_ms": {k: round(v, 2) for k, v in rtt.items()},
+        "cpu_while_posting": ProcWatcher.cpu(s0, s1),
+        "cpu_while_draining": ProcWatcher.cpu(s1, s2),
+        "cpu_whole_phase": ProcWatcher.cpu(s0, s2),
+        "batch_histograms": histogram_deltas(m0, m1),
+    }
+    log(
+        f"  intake {out['intake_rate_per_s']}/s, end-to-end {out['e2e_rate_per_s']}/s "
+        f"({p.dispatched}/{st.accepted} dispatched in {e2e_s:.1f}s)"
+    )
+    return out
+
+
+async def latency_phase(
+    args: argparse.Namespace,
+    target: Target,
+    watcher: ProcWatcher,
+    conn: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    metrics_client: httpx.AsyncClient,
+    report_url: str,
+    run_id: str,
+) -> dict[str, Any]:
+    prefix = f"bench-{run_id}-lat-"
+    log(f"latency: {args.rate}/s for {args.duration}s")
+    m0 = await scrape(metrics_client, target.host, target.service_ports)
+    s0 = watcher.snapshot()
+    st = await post_paced(client, report_url, prefix, args.rate, args.duration)
+    p, _ = await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
+    s1 = watcher.snapshot()
+    m1 = await scrape(metrics_client, target.host, target.service_ports)
+    lat = await latencies(conn, prefix)
+    send_wall = st.last_done - st.first_send
+    out = {
+        "rate_per_s": args.rate,
+        "duration_s": args.duration,
+        "sent": st.sent,
+        "accepted": st.accepted,
+        "achieved_rate_per_s": round(st.accepted / send_wall, 1) if send_wall > 0 else None,
+        "http_errors": st.error_count(),
+        "http_error_kinds": dict(st.errors),
+        "dispatched": p.dispatched,
+        "triaged": p.triaged,
+        "not_dispatched": st.accepted - p.dispatched,
+        "intake_to_dispatched_ms": {k: round(v, 2) for k, v in summarize(lat["total"]).items()},
+        "stage_created_to_published_ms": {k: round(v, 2) for k, v in summarize(lat["to_published"]).items()},
+        "stage_published_to_dispatched_ms": {
+            k: round(v, 2) for k, v in summarize(lat["published_to_dispatched"]).items()
+        },
+        "http_rtt_ms": {k: round(v, 2) for k, v in summarize(st.rtt_ms).items()},
+        "schedule_lag_ms": {k: round(v, 2) for k, v in summarize(st.schedule_lag_ms).items()},
+        "cpu": ProcWatcher.cpu(s0, s1),
+        "batch_histograms": histogram_deltas(m0, m1),
+    }
+    t = out["intake_to_dispatched_ms"]
+    log(f"  intake→dispatched p50 {t.get('p50')} ms, p99 {t.get('p99')} ms, max {t.get('max')} ms")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Output
+
+
+def _fmt_lat(d: dict[str, float]) -> str:
+    if not d or not d.get("n"):
+        return "n/a"
+    return f"p50 {d['p50']:.1f}  p90 {d['p90']:.1f}  p99 {d['p99']:.1f}  max {d['max']:.1f} ms  (n={int(d['n'])})"
+
+
+def _fmt_cpu(c: dict[str, Any]) -> str:
+    parts = [f"{g} {v:.0f}%" for g, v in c["percent_of_one_core"].items() if v >= 1.0]
+    parts.append(f"other processes {c['other_processes_percent_of_one_core']:.0f}%")
+    return f"machine {c['machine_busy_percent']:.0f}% busy | " + ", ".join(parts)
+
+
+def render(summary: dict[str, Any]) -> str:
+    m = summary["machine"]
+    r = summary["results"]
+    lines = [
+        "=" * 78,
+        "Gridcase end-to-end benchmark",
+        "=" * 78,
+        f"date        {m['date']}",
+        f"machine     {m['nproc']} CPUs usable ({m['cpu_model']}), {m['mem_total_gib']} GiB, Linux {m['kernel']}",
+        f"software    Python {m['python']}, gridcase {m['gridcase']}, PostgreSQL {r.get('postgres')}",
+        f"system      {summary['system']}",
+        f"posting to  {r['report_url']}",
+        f"command     {summary['command']}",
+    ]
+    tp = r.get("throughput")
+    if tp:
+        lines += [
+            "",
+            f"Throughput ({tp['cases']} reports, {tp['concurrency']} keep-alive connections)",
+            f"  accepted            {tp['accepted']}  (HTTP errors {tp['http_errors']} {tp['http_error_kinds'] or ''})",
+            f"  intake rate         {tp['intake_rate_per_s']} reports/s  (posting took {tp['post_wall_s']} s)",
+            f"  dispatched          {tp['dispatched']}  (triaged {tp['triaged']}, not dispatched {tp['not_dispatched']})",
+            f"  end-to-end rate     {tp['e2e_rate_per_s']} cases/s  "
+            f"(DB clock: first created_at → last dispatched_at = {tp['e2e_window_s']} s)",
+            f"  dispatch tail       {tp['dispatch_tail_after_last_intake_s']} s after the last report was taken in",
+            f"  HTTP round trip     {_fmt_lat(tp['http_rtt_ms'])}",
+            f"  CPU while posting   {_fmt_cpu(tp['cpu_while_posting'])}",
+            f"  CPU while draining  {_fmt_cpu(tp['cpu_while_draining'])}",
+        ]
+        for name, h in tp["batch_histograms"].items():
+            lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
+    lat = r.get("latency")
+    if lat:
+        lines += [
+            "",
+            f"Latency ({lat['rate_per_s']} reports/s for {lat['duration_s']} s, paced by absolute time)",
+            f"  accepted            {lat['accepted']}/{lat['sent']}  achieved {lat['achieved_rate_per_s']}/s  "
+            f"(HTTP errors {lat['http_errors']} {lat['http_error_kinds'] or ''})",
+            f"  dispatched          {lat['dispatched']}  (triaged {lat['triaged']}, not dispatched {lat['not_dispatched']})",
+            f"  intake→dispatched   {_fmt_lat(lat['intake_to_dispatched_ms'])}",
+            f"    created→published {_fmt_lat(lat['stage_created_to_published_ms'])}",
+            f"    published→disp.   {_fmt_lat(lat['stage_published_to_dispatched_ms'])}",
+            f"  HTTP round trip     {_fmt_lat(lat['http_rtt_ms'])}",
+            f"  send schedule lag   p99 {lat['schedule_lag_ms'].get('p99', float('nan')):.1f} ms",
+            f"  CPU                 {_fmt_cpu(lat['cpu'])}",
+        ]
+        for name, h in lat["batch_histograms"].items():
+            lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
+    if "dead_letters_during_run" in r:
+        lines += ["", f"dead letters during the run: {r['dead_letters_during_run']}"]
+    if summary.get("service_restarts"):
+        lines.append(f"service restarts: {summary['service_restarts']}")
+    lines += ["", "Targets: ≥ 200 cases/s end to end; p99 intake→dispatched < 100 ms at 50 cases/s"]
+    if tp:
+        ok = (tp["e2e_rate_per_s"] or 0) >= 200
+        lines.append(f"  end-to-end rate     {'MET' if ok else 'NOT MET'} ({tp['e2e_rate_per_s']} cases/s)")
+    if lat and lat["intake_to_dispatched_ms"].get("n"):
+        p99 = lat["intake_to_dispatched_ms"]["p99"]
+        lines.append(f"  p99 latency         {'MET' if p99 < 100 else 'NOT MET'} ({p99:.1f} ms)")
+    lines.append("=" * 78)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("system under test")
+    g.add_argument("--url", help="public HTTP base URL of a running system (default: start our own)")
+    g.add_argument("--database-url", help="its database URL (required with --url unless --state)")
+    g.add_argument("--state", type=Path, help="state.json of a running `gridcase up` (gives both)")
+    g.add_argument("--port", type=int, default=28000, help="own system: first port to try (6 used)")
+    g.add_argument("--kafka-port", type=int, default=29092, help="own system: first broker port to try")
+    g.add_argument("--startup-timeout", type=float, default=180.0)
+    g.add_argument("--keep-home", action="store_true", help="own system: keep its home (logs) afterwards")
+    g = p.add_argument_group("load")
+    g.add_argument("--warmup", type=int, default=100, help="warm-up reports (not measured)")
+    g.add_argument("--throughput-cases", type=int, default=3000, help="0 skips the throughput phase")
+    g.add_argument("--concurrency", type=int, default=32)
+    g.add_argument("--rate", type=float, default=50.0, help="latency phase: reports per second")
+    g.add_argument("--duration", type=float, default=20.0, help="latency phase: seconds (0 skips it)")
+    g = p.add_argument_group("bounds and output")
+    g.add_argument("--dispatch-timeout", type=float, default=300.0, help="max wait for dispatch per phase")
+    g.add_argument("--stall-timeout", type=float, default=60.0, help="give up if no progress for this long")
+    g.add_argument("--timeout", type=float, default=1800.0, help="overall limit of the measured phases")
+    g.add_argument("--json", type=Path, help="also write the numbers here")
+    args = p.parse_args(argv)
+    if args.url and not (args.database_url or args.state):
+        p.error("--url needs --database-url (or --state)")
+    for h in (args.url, args.database_url):
+        if h:
+            host = urllib.parse.urlsplit(h).hostname
+            if host not in (None, "", "127.0.0.1", "localhost"):
+                p.error(f"only 127.0.0.1 is benchmarked (got {host})")
+    return args
+
+
+@contextlib.contextmanager
+def system_under_test(args: argparse.Namespace) -> Iterator[tuple[Target, str]]:
+    if args.state or args.url:
+        state = json.loads(args.state.read_text()) if args.state else None
+        url = args.url or (state or {})["http"]
+        database_url = args.database_url or (state or {})["database_url"]
+        host = urllib.parse.urlsplit(url).hostname or "127.0.0.1"
+        ports = {n: s["port"] for n, s in (state or {}).get("services", {}).items()}
+        if not ports:
+            base = urllib.parse.urlsplit(url).port or 8000
+            ports = {n: base + i for i, n in enumerate(SERVICE_NAMES)}
+        wait_healthy(
+            {"http": url, "services": {n: {"port": p} for n, p in ports.items()}},
+            time.monotonic() + args.startup_timeout,
+            None,
+        )
+        yield Target(url, database_url, ports, host, state, args.state), f"existing system at {url}"
+        return
+    port, kafka_port = find_ports(args.port, args.kafka_port)
+    own = OwnSystem(port, kafka_port, args.keep_home)
+    try:
+        state = own.start(args.startup_timeout)
+        ports = {n: s["port"] for n, s in state["services"].items()}
+        yield (
+            Target(state["http"], state["database_url"], ports, "127.0.0.1", state, own.state_path),
+            f"own `gridcase up` (embedded PostgreSQL + Tansu), ports {port}-{port + 5}, kafka {kafka_port}",
+        )
+    finally:
+        own.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    machine = machine_info()
+    command = " ".join([".venv/bin/python", "bench/e2e.py", *(argv if argv is not None else sys.argv[1:])])
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    try:
+        with system_under_test(args) as (target, system):
+            watcher = ProcWatcher.from_state(target.state)
+            results = asyncio.run(asyncio.wait_for(run_phases(args, target, watcher), args.timeout))
+            restarts: dict[str, int] = {}
+            if target.state_path is not None and target.state_path.exists():
+                now = json.loads(target.state_path.read_text())
+                restarts = {n: s["restarts"] for n, s in now["services"].items() if s.get("restarts")}
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    summary = {
+        "machine": machine,
+        "command": command,
+        "system": system,
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "results": results,
+        "service_restarts": restarts,
+    }
+    print(render(summary))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
+        log(f"wrote {args.json}")
+    tp, lat = results.get("throughput"), results.get("latency")
+    failed = (tp and tp["not_dispatched"]) or (lat and lat["not_dispatched"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
