@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from intake.views import router
 from services.db.pool import create_pool
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.pool.close()
 
-    app = FastAPI(title="Gridcase intake", version="0.1.0", lifespan=lifespan)
+    # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
+    app = FastAPIOffline(title="Gridcase intake", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
 

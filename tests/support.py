@@ -28,7 +28,11 @@ GRIDS = sorted(SAMPLE_POINTS)
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -99,7 +103,9 @@ class Webhook:
 
     def for_case(self, case_id: str, event: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
-            return [b for b in self.received if b["case_id"] == case_id and (event is None or b["event"] == event)]
+            return [
+                b for b in self.received if b["case_id"] == case_id and (event is None or b["event"] == event)
+            ]
 
     def stop(self) -> None:
         if self.server:
@@ -132,8 +138,18 @@ class System:
         state_file.unlink(missing_ok=True)
         self.log = (self.home.parent / f"{self.home.name}-up.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up", "--home", str(self.home), "--port", str(self.port),
-             "--kafka-port", str(self.kafka_port)],
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "up",
+                "--home",
+                str(self.home),
+                "--port",
+                str(self.port),
+                "--kafka-port",
+                str(self.kafka_port),
+            ],
             env={**os.environ, **self.env},
             stdout=self.log,
             stderr=subprocess.STDOUT,

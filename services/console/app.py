@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from services.console.stream import CaseEventFeed
 from services.console.views import router
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.feed.stop()
             await app.state.pool.close()
 
-    app = FastAPI(title="Gridcase 网格化管理指挥中心", version="0.1.0", lifespan=lifespan)
+    # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
+    app = FastAPIOffline(title="Gridcase 网格化管理指挥中心", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -71,7 +71,9 @@ async def post_report(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any
     return body
 
 
-async def case_in_status(api: httpx.AsyncClient, case_id: str, *statuses: str, timeout: float = 20.0) -> dict[str, Any]:
+async def case_in_status(
+    api: httpx.AsyncClient, case_id: str, *statuses: str, timeout: float = 20.0
+) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         r = await api.get(f"/api/v1/cases/{case_id}")
         body: dict[str, Any] = r.json()

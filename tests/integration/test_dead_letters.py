@@ -20,7 +20,9 @@ async def test_unparseable_event_is_dead_lettered_with_reason_and_replayable(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(CASE_EVENTS, key=marker.encode(), value=b'{"type": "case.reported", "oops": 1}')
+        await producer.send_and_wait(
+            CASE_EVENTS, key=marker.encode(), value=b'{"type": "case.reported", "oops": 1}'
+        )
     finally:
         await producer.stop()
 
@@ -37,14 +39,23 @@ async def test_unparseable_event_is_dead_lettered_with_reason_and_replayable(
     assert any(d["key"] == marker for d in listed)
 
     # The dead-letter topic carries it too, with the reason in a header.
-    consumer = AIOKafkaConsumer(DEAD_LETTERS, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"test-{uuid.uuid4()}")
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"test-{uuid.uuid4()}",
+    )
     await consumer.start()
     try:
+
         async def on_topic() -> bool:
             batch = await consumer.getmany(timeout_ms=500)
-            return any(m.key == marker.encode() and dict(m.headers).get("x-dead-letter-reason")
-                       for msgs in batch.values() for m in msgs)
+            return any(
+                m.key == marker.encode() and dict(m.headers).get("x-dead-letter-reason")
+                for msgs in batch.values()
+                for m in msgs
+            )
+
         await wait_for(on_topic, timeout=20, what="message on the dead-letter topic")
     finally:
         await consumer.stop()
@@ -54,4 +65,3 @@ async def test_unparseable_event_is_dead_lettered_with_reason_and_replayable(
     assert replay.status_code == 200
     assert await db.fetchval("SELECT replayed_at IS NOT NULL FROM dead_letters WHERE id = $1", first)
     assert (await api.post("/api/v1/dead-letters/999999999/replay")).status_code == 404
-

@@ -11,7 +11,9 @@ from tests.support import GRIDS, SAMPLE_POINTS
 
 
 async def test_report_with_grid_code_is_dispatched_to_matrix_department(api: httpx.AsyncClient) -> None:
-    accepted = await post_report(api, category_code="0104", grid_code=GRIDS[3], description="小区下水道堵了，污水漫到路面")
+    accepted = await post_report(
+        api, category_code="0104", grid_code=GRIDS[3], description="小区下水道堵了，污水漫到路面"
+    )
     assert accepted["case_no"].isdigit() and len(accepted["case_no"]) == 14
 
     case = await case_in_status(api, accepted["case_id"], "dispatched", timeout=10)
@@ -27,7 +29,9 @@ async def test_report_with_grid_code_is_dispatched_to_matrix_department(api: htt
 
 
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
-async def test_report_with_location_is_routed_to_the_grid_containing_it(api: httpx.AsyncClient, crs: str) -> None:
+async def test_report_with_location_is_routed_to_the_grid_containing_it(
+    api: httpx.AsyncClient, crs: str
+) -> None:
     grid = GRIDS[7]
     lon, lat = SAMPLE_POINTS[grid]
     if crs == "gcj02":  # what a WeChat location message carries

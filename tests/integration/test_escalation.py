@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,11 +20,13 @@ async def test_short_time_limit_escalates_up_the_ladder(
 ) -> None:
     r = await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "2s"})
     assert r.status_code == 200, r.text
-    case_id = (await post_report(api, category_code=CATEGORY, description="独居老人摔倒，需要上门查看"))["case_id"]
+    case_id = (await post_report(api, category_code=CATEGORY, description="独居老人摔倒，需要上门查看"))[
+        "case_id"
+    ]
     case = await case_in_status(api, case_id, "dispatched")
     assert case["level"] == "grid"
 
-    async def escalated() -> dict[str, object] | None:
+    async def escalated() -> dict[str, Any] | None:
         c = (await api.get(f"/api/v1/cases/{case_id}")).json()
         return c if c["level"] == "community" else None
 
@@ -38,7 +41,9 @@ async def test_short_time_limit_escalates_up_the_ladder(
     )
     levels = [e["payload"]["to_level"] for e in await _events_of(db, case_id, "case.escalated")]
     assert levels == ["community", "street", "district"]
-    await wait_for(lambda: _hooks(webhook, case_id, "case.escalated", 3), timeout=15, what="3 escalation webhooks")
+    await wait_for(
+        lambda: _hooks(webhook, case_id, "case.escalated", 3), timeout=15, what="3 escalation webhooks"
+    )
 
 
 async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
@@ -47,10 +52,15 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
     await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
     for action in ("sign", "resolve"):
-        assert (await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action})).status_code == 200
+        assert (
+            await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action})
+        ).status_code == 200
 
     async def stopped() -> bool:
-        return await db.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1", uuid.UUID(case_id)) == "stopped"
+        return (
+            await db.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1", uuid.UUID(case_id))
+            == "stopped"
+        )
 
     await wait_for(stopped, what="clock stopped")
     await wait_for(lambda: _past_due(db, case_id), timeout=10, what="the old deadline to pass")
@@ -72,7 +82,7 @@ async def _past_due(db: asyncpg.Pool, case_id: str) -> bool:
     )
 
 
-async def _events_of(db: asyncpg.Pool, case_id: str, event_type: str) -> list[dict[str, object]]:
+async def _events_of(db: asyncpg.Pool, case_id: str, event_type: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         "SELECT type, payload FROM case_events WHERE case_id = $1 AND type = $2 ORDER BY seq",
         uuid.UUID(case_id),

@@ -25,7 +25,9 @@ async def test_same_external_id_twice_gives_one_case(api: httpx.AsyncClient, db:
     assert n == 1
 
 
-async def test_concurrent_retries_of_one_report_make_one_case(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_concurrent_retries_of_one_report_make_one_case(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     body = report(channel="wechat", external_id=f"wx-msg-{uuid.uuid4()}")
 
     responses = await asyncio.gather(*(api.post("/api/v1/reports", json=body) for _ in range(8)))
@@ -85,7 +87,9 @@ async def test_invalid_json_is_400_and_raw_payload_is_kept(api: httpx.AsyncClien
 
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_json"
-    raw = await db.fetchrow("SELECT body, outcome FROM raw_inbound WHERE id = $1", r.json()["details"]["raw_id"])
+    raw = await db.fetchrow(
+        "SELECT body, outcome FROM raw_inbound WHERE id = $1", r.json()["details"]["raw_id"]
+    )
     assert raw["body"] == garbage and raw["outcome"] == "rejected"
 
 
@@ -102,7 +106,9 @@ async def test_accepted_report_raw_payload_links_to_case(api: httpx.AsyncClient,
 async def test_personal_data_is_masked_in_the_console(api: httpx.AsyncClient) -> None:
     r = await api.post(
         "/api/v1/reports",
-        json=report(reporter={"name": "王小明", "phone": "13812345678"}, address="梅溪街道柳塘小区3幢2单元501室"),
+        json=report(
+            reporter={"name": "王小明", "phone": "13812345678"}, address="梅溪街道柳塘小区3幢2单元501室"
+        ),
     )
     case = (await api.get(f"/api/v1/cases/{r.json()['case_id']}")).json()
     assert case["reporter"] == {"name": "王**", "phone": "138****5678"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import httpx
@@ -14,7 +15,9 @@ from tests.support import Webhook, wait_for
 async def test_dispatch_notifies_the_webhook_and_timeline_shows_it(
     api: httpx.AsyncClient, webhook: Webhook
 ) -> None:
-    case_id = (await post_report(api, category_code="0201", description="垃圾桶满了好几天没人清运"))["case_id"]
+    case_id = (await post_report(api, category_code="0201", description="垃圾桶满了好几天没人清运"))[
+        "case_id"
+    ]
     await case_in_status(api, case_id, "dispatched")
 
     hooks = await wait_for(lambda: _hooks(webhook, case_id, "case.dispatched"), what="dispatch webhook")
@@ -24,7 +27,7 @@ async def test_dispatch_notifies_the_webhook_and_timeline_shows_it(
     assert "派往" in body["message"]
     assert body["data"]["department_code"] == "CG-HW"
 
-    async def delivered() -> dict[str, object] | None:
+    async def delivered() -> dict[str, Any] | None:
         case = (await api.get(f"/api/v1/cases/{case_id}")).json()
         return case if any(e["type"] == "notification.delivered" for e in case["events"]) else None
 
@@ -39,7 +42,9 @@ async def test_failing_webhook_is_retried_with_backoff(
     webhook.fail_next = 2
     case_id = (await post_report(api))["case_id"]
 
-    hooks = await wait_for(lambda: _hooks(webhook, case_id, "case.dispatched"), timeout=30, what="delivery after retries")
+    hooks = await wait_for(
+        lambda: _hooks(webhook, case_id, "case.dispatched"), timeout=30, what="delivery after retries"
+    )
 
     assert len(hooks) == 1
     row = await db.fetchrow(
@@ -55,5 +60,5 @@ async def test_triage_notifies_too(api: httpx.AsyncClient, webhook: Webhook) -> 
     assert hooks[0]["status"] == "triage"
 
 
-async def _hooks(webhook: Webhook, case_id: str, event: str) -> list[dict[str, object]]:
+async def _hooks(webhook: Webhook, case_id: str, event: str) -> list[dict[str, Any]]:
     return webhook.for_case(case_id, event)

@@ -65,7 +65,9 @@ def _assert_exactly_once(rows: list[asyncpg.Record], webhook: Webhook) -> None:
         assert len({h["notification_id"] for h in hooks}) == 1, f"case {r['id']} got {len(hooks)} webhooks"
 
 
-async def test_kill_9_dispatch_while_reports_arrive(system: System, db: asyncpg.Pool, webhook: Webhook) -> None:
+async def test_kill_9_dispatch_while_reports_arrive(
+    system: System, db: asyncpg.Pool, webhook: Webhook
+) -> None:
     run = f"kill9-{uuid.uuid4().hex[:8]}"
     old_pid = system.pid("dispatch")
     poster = asyncio.create_task(_post_paced(system, run, n=120, rate=30))
@@ -79,8 +81,11 @@ async def test_kill_9_dispatch_while_reports_arrive(system: System, db: asyncpg.
     await wait_for(restarted, timeout=20, what="the supervisor to restart dispatch")
     ids = await poster
     assert len(set(ids)) == 120
-    rows = await wait_for(lambda: _all_dispatched_and_notified(db, run, 120), timeout=90,
-                          what="every report dispatched and notified after the crash")
+    rows = await wait_for(
+        lambda: _all_dispatched_and_notified(db, run, 120),
+        timeout=90,
+        what="every report dispatched and notified after the crash",
+    )
     _assert_exactly_once(rows, webhook)
 
 
@@ -95,28 +100,39 @@ async def test_stop_whole_system_in_flight_and_start_again(
     system.start()  # fresh embedded broker: the relay re-seeds it from the outbox
     await db.expire_connections()  # the test's own connections died with the old PostgreSQL
 
-    rows = await wait_for(lambda: _all_dispatched_and_notified(db, run, 80), timeout=90,
-                          what="every report dispatched and notified after the restart")
+    rows = await wait_for(
+        lambda: _all_dispatched_and_notified(db, run, 80),
+        timeout=90,
+        what="every report dispatched and notified after the restart",
+    )
     assert {str(r["id"]) for r in rows} == set(ids)
     _assert_exactly_once(rows, webhook)
     assert len(before) == 80
-    relay_reseeded = httpx.get(f"http://127.0.0.1:{system.state()['services']['relay']['port']}/metrics").text
-    assert "gridcase_outbox_reseeds_total 1.0" in relay_reseeded
+    async with httpx.AsyncClient() as client:
+        metrics = await client.get(f"http://127.0.0.1:{system.state()['services']['relay']['port']}/metrics")
+    assert "gridcase_outbox_reseeds_total 1.0" in metrics.text
 
 
 async def test_embedded_broker_crash_is_recovered(system: System, db: asyncpg.Pool, webhook: Webhook) -> None:
     run = f"tansu-{uuid.uuid4().hex[:8]}"
     first = await _post_paced(system, run, n=20, rate=100)
-    await wait_for(lambda: _all_dispatched_and_notified(db, run, 20), timeout=30, what="first batch dispatched")
+    await wait_for(
+        lambda: _all_dispatched_and_notified(db, run, 20), timeout=30, what="first batch dispatched"
+    )
     tansu = _tansu_pid(system.kafka_port)
     assert tansu is not None
 
     os.kill(tansu, signal.SIGKILL)
-    await wait_for(lambda: _async(system.all_healthy()), timeout=60, interval=0.5, what="system healthy again")
+    await wait_for(
+        lambda: _async(system.all_healthy()), timeout=60, interval=0.5, what="system healthy again"
+    )
     second = await _post_paced(system, run + "-b", n=20, rate=100)
 
-    rows = await wait_for(lambda: _all_dispatched_and_notified(db, run, 40), timeout=90,
-                          what="reports after the broker crash dispatched")
+    rows = await wait_for(
+        lambda: _all_dispatched_and_notified(db, run, 40),
+        timeout=90,
+        what="reports after the broker crash dispatched",
+    )
     assert len(set(first) | set(second)) == 40
     _assert_exactly_once(rows, webhook)
 
@@ -137,9 +153,12 @@ def _tansu_pid(port: int) -> int | None:
         if not pid.isdigit():
             continue
         try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
         except OSError:
             continue
-        if any(b"tansu" in part for part in cmdline[:1]) and f"127.0.0.1:{port}".encode() in b" ".join(cmdline):
+        if any(b"tansu" in part for part in cmdline[:1]) and f"127.0.0.1:{port}".encode() in b" ".join(
+            cmdline
+        ):
             return int(pid)
     return None

@@ -21,8 +21,13 @@ async def test_department_works_a_case_through_the_closed_loop(api: httpx.AsyncC
     case_id = (await post_report(api))["case_id"]
     await case_in_status(api, case_id, "dispatched")
 
-    for action, status in [("sign", "signed"), ("resolve", "resolved"), ("rework", "signed"),
-                           ("resolve", "resolved"), ("close", "closed")]:
+    for action, status in [
+        ("sign", "signed"),
+        ("resolve", "resolved"),
+        ("rework", "signed"),
+        ("resolve", "resolved"),
+        ("close", "closed"),
+    ]:
         r = await act(api, case_id, action, actor="department:CG-SZ", note="现场已处理")
         assert r.status_code == 200, r.text
         assert r.json()["status"] == status
@@ -30,7 +35,11 @@ async def test_department_works_a_case_through_the_closed_loop(api: httpx.AsyncC
     case = (await api.get(f"/api/v1/cases/{case_id}")).json()
     assert case["status"] == "closed"
     assert [e["type"] for e in case["events"] if e["actor"] == "department:CG-SZ"] == [
-        "case.signed", "case.resolved", "case.reworked", "case.resolved", "case.closed"
+        "case.signed",
+        "case.resolved",
+        "case.reworked",
+        "case.resolved",
+        "case.closed",
     ]
 
 
@@ -68,11 +77,15 @@ async def test_unknown_case_is_404(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/v1/cases/not-a-uuid")).status_code == 422
 
 
-async def test_concurrent_sign_from_two_clerks_only_one_wins(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_concurrent_sign_from_two_clerks_only_one_wins(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     case_id = (await post_report(api))["case_id"]
     await case_in_status(api, case_id, "dispatched")
 
-    results = await asyncio.gather(*(act(api, case_id, "sign", actor=f"department:clerk{i}") for i in range(6)))
+    results = await asyncio.gather(
+        *(act(api, case_id, "sign", actor=f"department:clerk{i}") for i in range(6))
+    )
 
     assert sorted(r.status_code for r in results) == [200] + [409] * 5
     signed = await db.fetchval(
@@ -81,7 +94,9 @@ async def test_concurrent_sign_from_two_clerks_only_one_wins(api: httpx.AsyncCli
     assert signed == 1
 
 
-async def test_ledger_refuses_second_transition_after_lock_wait(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_ledger_refuses_second_transition_after_lock_wait(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     """Two transactions race on one case: the second waits for the row lock, then sees the new status."""
     case_id = uuid.UUID((await post_report(api))["case_id"])
     await case_in_status(api, str(case_id), "dispatched")
@@ -93,10 +108,14 @@ async def test_ledger_refuses_second_transition_after_lock_wait(api: httpx.Async
 
         async def second() -> None:
             async with b.transaction():
-                await apply_action(b, case=await lock_case(b, case_id), action=Action.SIGN, actor="department:b")
+                await apply_action(
+                    b, case=await lock_case(b, case_id), action=Action.SIGN, actor="department:b"
+                )
 
         racer = asyncio.create_task(second())
-        await asyncio.sleep(0.2)  # let the racer block on the row lock (not a synchronisation: asserted below)
+        await asyncio.sleep(
+            0.2
+        )  # let the racer block on the row lock (not a synchronisation: asserted below)
         assert not racer.done()
         await tx_a.commit()
         try:

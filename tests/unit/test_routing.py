@@ -18,15 +18,29 @@ def catalog() -> Catalog:
     deps = load_yaml("departments.yaml")["departments"]
     return Catalog(
         categories={
-            c["code"]: Category(c["code"], c["name"], c["kind"], c["department"], tuple(c.get("assist", [])),
-                                c["level"], c["urgency"], str(c["sign"]), str(c["handle"]),
-                                bool(c.get("must_report")))
+            c["code"]: Category(
+                c["code"],
+                c["name"],
+                c["kind"],
+                c["department"],
+                tuple(c.get("assist", [])),
+                c["level"],
+                c["urgency"],
+                str(c["sign"]),
+                str(c["handle"]),
+                bool(c.get("must_report")),
+            )
             for c in cats
         },
         departments={d["code"]: Department(d["code"], d["name"], d["level"]) for d in deps},
         areas={
-            f["properties"]["code"]: Area(f["properties"]["code"], f["properties"]["name"],
-                                          f["properties"]["level"], f["properties"].get("parent_code"), None)
+            f["properties"]["code"]: Area(
+                f["properties"]["code"],
+                f["properties"]["name"],
+                f["properties"]["level"],
+                f["properties"].get("parent_code"),
+                None,
+            )
             for f in features
         },
         grids=GridIndex(

@@ -53,7 +53,7 @@ def test_every_status_and_action_is_labelled_and_has_an_event() -> None:
     assert set(ACTION_EVENTS) == set(Action)
     reachable = {to for to in TRANSITIONS.values()} | {CaseStatus.REPORTED}
     assert reachable == set(CaseStatus)
-    assert TERMINAL <= set(CaseStatus)
+    assert set(CaseStatus) >= TERMINAL
 
 
 def test_levels_climb_to_district_and_stop() -> None:

@@ -9,8 +9,14 @@ from services.sla.timelimits import BadTimeLimit, TimeLimit
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30m", timedelta(minutes=30)), ("2h", timedelta(hours=2)), ("4wh", timedelta(hours=4)),
-     ("1wd", timedelta(days=1)), ("2s", timedelta(seconds=2)), ("1.5h", timedelta(minutes=90))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("4wh", timedelta(hours=4)),
+        ("1wd", timedelta(days=1)),
+        ("2s", timedelta(seconds=2)),
+        ("1.5h", timedelta(minutes=90)),
+    ],
 )
 def test_parse_category_limits(text: str, expected: timedelta) -> None:
     assert TimeLimit.parse(text).calendar() == expected
