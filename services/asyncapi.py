@@ -30,7 +30,9 @@ def build() -> FastStream:
         "notify": dict.fromkeys(notify_types, None),
     }
     for name, table in consumers.items():
-        IdempotentConsumer(name=name, pool=cast(Any, None), handlers=table, settings=settings).subscribe(broker)
+        IdempotentConsumer(name=name, pool=cast(Any, None), handlers=table, settings=settings).subscribe(
+            broker
+        )
     broker.publisher(
         CASE_EVENTS,
         title="outbox-relay:case-events",

@@ -20,4 +20,6 @@ def test_asyncapi_lists_every_consumer_and_the_envelope() -> None:
 def test_committed_asyncapi_document_is_current() -> None:
     generated = json.loads(build().schema.to_specification().to_json())
     committed = json.loads(DOC.read_text(encoding="utf-8"))
-    assert committed == generated, "regenerate: faststream docs gen services.asyncapi:app --out docs/asyncapi.json"
+    assert committed == generated, (
+        "regenerate: faststream docs gen services.asyncapi:app --out docs/asyncapi.json"
+    )
