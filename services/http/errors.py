@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +27,10 @@ _REASONS_ZH = {
     "greater_than_equal": "数值太小",
     "less_than_equal": "数值太大",
     "float_parsing": "应为数字",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "bool_parsing": "应为布尔值",
+    "uuid_parsing": "应为UUID",
     "float_type": "应为数字",
     "string_type": "应为字符串",
     "model_type": "应为对象",
@@ -76,6 +81,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, "http_error", detail or messages.get(exc.status_code, "请求有误")
         )
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database is unreachable: nothing was stored, so the sender must retry (WeChat and CTI do).
+        log.warning("dependency unavailable: %s", type(exc).__name__)
+        response = error_response(503, "unavailable", "系统暂时不可用，请稍后重试")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    for unavailable in (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+    ):
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -126,6 +126,9 @@ class IdempotentConsumer:
                 parsed.append((record, envelope))
         if not parsed and not broken:
             return
+        # Lock cases in one global order (case id) in every service, so two services' batches cannot
+        # deadlock on each other's rows; the sort is stable, so one case's events keep their order.
+        parsed.sort(key=lambda item: item[1].case_id)
         async with self.pool.acquire() as conn, conn.transaction():
             for record, reason in broken:
                 await self._dead_letter(conn, record, reason)

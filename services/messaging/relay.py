@@ -34,9 +34,23 @@ CHANNEL = "gridcase_outbox"
 
 PUBLISHED = Counter("gridcase_outbox_published_total", "Outbox rows published to Kafka")
 RESEEDS = Counter("gridcase_outbox_reseeds_total", "Times a broker that lost its data was re-seeded")
+CHECKS = Counter(
+    "gridcase_outbox_broker_checks_total", "Checks of the broker's logs against what was published"
+)
 LAG = Gauge("gridcase_outbox_unpublished", "Outbox rows waiting to be published")
 LEADER = Gauge("gridcase_outbox_relay_active", "1 while this relay holds the relay lock")
 BATCH_SECONDS = Histogram("gridcase_outbox_batch_seconds", "Time to publish one outbox batch")
+
+
+def broker_lost_data(published_high: dict[int, int], end_offsets: dict[int, int]) -> bool:
+    """True if a partition we published to has an empty log: the broker lost its data.
+
+    Kafka's end offsets never go backwards, so ``end <= high`` would be the sharper test, but Tansu
+    reports the end offset as (base offset of the last batch + 1), which is below the last record's
+    offset whenever a batch held several records. An empty log is the signal both brokers give. A
+    restart that is followed by new publishing is caught earlier, by produce offsets going backwards.
+    """
+    return any(high >= 0 and end_offsets.get(p, 0) == 0 for p, high in published_high.items())
 
 
 class BrokerReset(Exception):
@@ -196,11 +210,12 @@ class OutboxRelay:
                     lost = True
                     break
                 ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-                if any(ends.get(TopicPartition(topic, p), 0) <= high for p, high in known.items()):
+                if broker_lost_data(known, {tp.partition: end for tp, end in ends.items()}):
                     lost = True
                     break
         finally:
             await consumer.stop()
+        CHECKS.inc()
         if lost:
             await self._reseed(pool)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from services.geo.coords import wgs84_to_gcj02
 from tests.integration.conftest import case_in_status, post_report
-from tests.support import GRIDS, SAMPLE_POINTS
+from tests.support import GRIDS, SAMPLE_POINTS, wait_for
 
 
 async def test_report_with_grid_code_is_dispatched_to_matrix_department(api: httpx.AsyncClient) -> None:
@@ -22,9 +24,15 @@ async def test_report_with_grid_code_is_dispatched_to_matrix_department(api: htt
     assert case["department_name"] == "区水务局"
     assert case["grid_code"] == GRIDS[3]
     assert case["level"] == "district"
-    assert case["due_at"] is not None
     types = [e["type"] for e in case["events"]]
     assert types[:2] == ["case.reported", "case.dispatched"]
+
+    async def deadline_set() -> dict[str, Any] | None:  # the escalation service starts the clock
+        c: dict[str, Any] = (await api.get(f"/api/v1/cases/{accepted['case_id']}")).json()
+        return c if c["due_at"] else None
+
+    case = await wait_for(deadline_set, what="the SLA deadline")
+    assert any(e["type"] == "case.sla_started" for e in case["events"])
     assert [e["seq"] for e in case["events"]] == sorted(e["seq"] for e in case["events"])
 
 
