@@ -172,19 +172,20 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     return comm, int(rest[1]), int(rest[11]) + int(rest[12])
 
 
-def _system_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    total = sum(fields[:8])
-    return total - idle, total
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def _system_ticks() -> dict[str, int]:
+    """Jiffies of all CPUs since boot, per /proc/stat field."""
+    values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return dict(zip(CPU_FIELDS, values, strict=False))
 
 
 @dataclass
 class ProcSnapshot:
     at: float
     ticks: dict[int, tuple[str, int]]  # pid -> (group, ticks)
-    system: tuple[int, int]
+    system: dict[str, int]
 
 
 @dataclass
@@ -260,15 +261,23 @@ class ProcWatcher:
         for pid, (group, t1) in end.ticks.items():
             t0 = start.ticks.get(pid, (group, 0))[1]
             per_group[group] += max(t1 - t0, 0)
-        busy = end.system[0] - start.system[0]
-        total = max(end.system[1] - start.system[1], 1)
-        groups = {g: round(100.0 * t / CLK_TCK / wall, 1) for g, t in per_group.most_common()}
-        # Everything else the machine did meanwhile (other users' work disturbs the numbers).
-        other = 100.0 * busy / CLK_TCK / wall - sum(groups.values())
+        d = {k: end.system.get(k, 0) - start.system.get(k, 0) for k in CPU_FIELDS}
+        total = max(sum(d.values()), 1)
+        busy = total - d["idle"] - d["iowait"]
+
+        def one_core(ticks: float) -> float:
+            return round(100.0 * ticks / CLK_TCK / wall, 1)
+
+        groups = {g: one_core(t) for g, t in per_group.most_common()}
+        # Everything else the machine did meanwhile: other users' processes, kernel threads. Interrupt
+        # work (loopback networking) and steal are not in any process's time and are shown apart.
+        other = one_core(d["user"] + d["nice"] + d["system"]) - sum(groups.values())
         return {
             "wall_s": round(wall, 2),
             "percent_of_one_core": groups,
             "other_processes_percent_of_one_core": round(max(other, 0.0), 1),
+            "irq_softirq_percent_of_one_core": one_core(d["irq"] + d["softirq"]),
+            "steal_percent_of_one_core": one_core(d["steal"]),
             "machine_busy_percent": round(100.0 * busy / total, 1),
         }
 
@@ -901,6 +910,9 @@ def _fmt_lat(d: dict[str, float]) -> str:
 def _fmt_cpu(c: dict[str, Any]) -> str:
     parts = [f"{g} {v:.0f}%" for g, v in c["percent_of_one_core"].items() if v >= 1.0]
     parts.append(f"other processes {c['other_processes_percent_of_one_core']:.0f}%")
+    parts.append(f"irq {c['irq_softirq_percent_of_one_core']:.0f}%")
+    if c["steal_percent_of_one_core"] >= 1:
+        parts.append(f"steal {c['steal_percent_of_one_core']:.0f}%")
     return f"machine {c['machine_busy_percent']:.0f}% busy | " + ", ".join(parts)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import Counter, Histogram
@@ -101,7 +102,12 @@ class IdempotentConsumer:
             await msg.nack()  # rewind to the first record of the batch
             return
         self._failures = 0
-        await msg.ack()
+        try:
+            await msg.ack()
+        except (CommitFailedError, KafkaError) as exc:
+            # Typically a rebalance moved the partition: the work is durable, and the new owner will
+            # skip these events as already processed.
+            log.warning("%s: offset commit failed (%s); redelivery will be deduplicated", self.name, exc)
         BATCH.labels(self.name).observe(time.perf_counter() - started)
 
     async def _back_off(self, exc: BaseException) -> None:
