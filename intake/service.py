@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 from prometheus_client import Counter
 
@@ -28,11 +26,6 @@ async def store_raw(pool: asyncpg.Pool, *, body: bytes, content_type: str | None
 
 async def mark_rejected(pool: asyncpg.Pool, *, raw_id: int, error: dict[str, object]) -> None:
     await pool.execute("UPDATE raw_inbound SET outcome = 'rejected', error = $2 WHERE id = $1", raw_id, error)
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    case: CreatedCase
 
 
 async def open_case(pool: asyncpg.Pool, *, raw_id: int, report: ReportIn) -> CreatedCase:

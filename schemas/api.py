@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
@@ -108,14 +107,3 @@ class ErrorBody(BaseModel):
     message: str
     fields: list[FieldError] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
-
-
-class CaseEventOut(BaseModel):
-    event_id: UUID
-    seq: int
-    type: str
-    type_label: str
-    occurred_at: datetime
-    actor: str
-    actor_label: str
-    payload: dict[str, Any]

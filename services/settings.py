@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,16 +37,6 @@ class Settings(BaseSettings):
     escalation_poll_s: float = 1.0
     db_pool_max: int = 10
     log_level: str = "INFO"
-    service_ports: dict[str, int] = Field(
-        default_factory=lambda: {
-            "console": 0,  # 0 = the public port
-            "intake": 8001,
-            "dispatch": 8002,
-            "escalation": 8003,
-            "notify": 8004,
-            "relay": 8005,
-        }
-    )
 
     @field_validator("database_url", "kafka_bootstrap", "intake_url", "notify_webhook_url", mode="before")
     @classmethod
