@@ -181,6 +181,36 @@ def _system_ticks() -> dict[str, int]:
     return dict(zip(CPU_FIELDS, values, strict=False))
 
 
+def _pg_dir(database_url: str) -> Path | None:
+    """The socket directory of a local PostgreSQL (pgserver keeps postmaster.pid there too)."""
+    host = urllib.parse.parse_qs(urllib.parse.urlsplit(database_url).query).get("host")
+    return Path(host[0]) if host and host[0].startswith("/") else None
+
+
+def _listening_pids(ports: set[int]) -> dict[int, int]:
+    """{port: pid} of the processes listening on these TCP ports on this machine."""
+    inodes: dict[int, int] = {}  # socket inode -> port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                f = line.split()
+                port = int(f[1].rsplit(":", 1)[1], 16)
+                if f[3] == "0A" and port in ports:  # 0A = LISTEN
+                    inodes[int(f[9])] = port
+    found: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                link = os.readlink(fd.path)
+                if link.startswith("socket:["):
+                    listening = inodes.get(int(link[8:-1]))
+                    if listening is not None:
+                        found.setdefault(listening, int(entry.name))
+    return found
+
+
 @dataclass
 class ProcSnapshot:
     at: float
@@ -200,15 +230,19 @@ class ProcWatcher:
     def from_state(cls, state: dict[str, Any] | None) -> ProcWatcher:
         if not state:
             return cls()
-        pg_dir = None
-        url = state.get("database_url") or ""
-        host = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("host")
-        if host and host[0].startswith("/"):
-            pg_dir = Path(host[0])
         return cls(
             service_pids={n: s["pid"] for n, s in state.get("services", {}).items() if s.get("pid")},
             launcher_pid=state.get("launcher_pid"),
-            pg_dir=pg_dir,
+            pg_dir=_pg_dir(state.get("database_url") or ""),
+        )
+
+    @classmethod
+    def from_ports(cls, ports: dict[str, int], database_url: str) -> ProcWatcher:
+        """Without a state.json: find the services by the ports they listen on."""
+        by_port = _listening_pids(set(ports.values()))
+        return cls(
+            service_pids={n: by_port[p] for n, p in ports.items() if p in by_port},
+            pg_dir=_pg_dir(database_url),
         )
 
     def _postmaster(self) -> int | None:
@@ -280,6 +314,18 @@ class ProcWatcher:
             "steal_percent_of_one_core": one_core(d["steal"]),
             "machine_busy_percent": round(100.0 * busy / total, 1),
         }
+
+
+def cpu_ms_per_case(cpu: dict[str, Any], cases: int) -> dict[str, float]:
+    """CPU milliseconds each group spent per case over a phase (idle polling included)."""
+    if cases <= 0:
+        return {}
+    scale = cpu["wall_s"] * 1000.0 / 100.0 / cases
+    out = {g: round(v * scale, 2) for g, v in cpu["percent_of_one_core"].items() if g != "launcher"}
+    out["system total (without bench-client)"] = round(
+        sum(v for g, v in out.items() if g != "bench-client"), 2
+    )
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -743,7 +789,13 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
             st = await post_closed_loop(conns, report_url, prefix, args.warmup, args.concurrency)
             if st.accepted == 0:
                 raise RuntimeError(f"warm-up: no report accepted ({dict(st.errors)})")
-            await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
+            wp, _ = await wait_dispatched(
+                conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout
+            )
+            if wp.dispatched == 0:
+                raise RuntimeError(
+                    "warm-up: no case was dispatched; the system is not working (see its logs)"
+                )
             await settle(conn)
 
         if args.throughput_cases > 0:
@@ -841,6 +893,7 @@ async def throughput_phase(
         "cpu_while_posting": ProcWatcher.cpu(s0, s1),
         "cpu_while_draining": ProcWatcher.cpu(s1, s2),
         "cpu_whole_phase": ProcWatcher.cpu(s0, s2),
+        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s2), p.dispatched),
         "batch_histograms": histogram_deltas(m0, m1),
     }
     log(
@@ -890,6 +943,7 @@ async def latency_phase(
         "schedule_lag_ms": {k: round(v, 2) for k, v in summarize(st.schedule_lag_ms).items()},
         "connection_wait_ms": {k: round(v, 2) for k, v in summarize(st.wait_ms).items()},
         "cpu": ProcWatcher.cpu(s0, s1),
+        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s1), p.dispatched),
         "batch_histograms": histogram_deltas(m0, m1),
     }
     t = out["intake_to_dispatched_ms"]
@@ -914,6 +968,12 @@ def _fmt_cpu(c: dict[str, Any]) -> str:
     if c["steal_percent_of_one_core"] >= 1:
         parts.append(f"steal {c['steal_percent_of_one_core']:.0f}%")
     return f"machine {c['machine_busy_percent']:.0f}% busy | " + ", ".join(parts)
+
+
+def _fmt_ms(d: dict[str, float]) -> str:
+    total = d.get("system total (without bench-client)")
+    parts = [f"{g} {v:.1f}" for g, v in d.items() if not g.startswith("system total") and v >= 0.1]
+    return f"system {total} ms | " + ", ".join(parts)
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -949,6 +1009,7 @@ def render(summary: dict[str, Any]) -> str:
             f"  HTTP round trip     {_fmt_lat(tp['http_rtt_ms'])}",
             f"  CPU while posting   {_fmt_cpu(tp['cpu_while_posting'])}",
             f"  CPU while draining  {_fmt_cpu(tp['cpu_while_draining'])}",
+            f"  CPU ms per case     {_fmt_ms(tp['cpu_ms_per_case'])}",
         ]
         for name, h in tp["batch_histograms"].items():
             lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
@@ -967,6 +1028,7 @@ def render(summary: dict[str, Any]) -> str:
             f"  send schedule lag   p99 {lat['schedule_lag_ms'].get('p99', float('nan')):.1f} ms, "
             f"wait for a free connection p99 {lat['connection_wait_ms'].get('p99', float('nan')):.1f} ms",
             f"  CPU                 {_fmt_cpu(lat['cpu'])}",
+            f"  CPU ms per case     {_fmt_ms(lat['cpu_ms_per_case'])}",
         ]
         for name, h in lat["batch_histograms"].items():
             lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
@@ -1088,7 +1150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         uvloop.install()
     try:
         with system_under_test(args) as (target, system):
-            watcher = ProcWatcher.from_state(target.state)
+            watcher = (
+                ProcWatcher.from_state(target.state)
+                if target.state
+                else ProcWatcher.from_ports(target.service_ports, target.database_url)
+            )
             results = asyncio.run(asyncio.wait_for(run_phases(args, target, watcher), args.timeout))
             restarts: dict[str, int] = {}
             if target.state_path is not None and target.state_path.exists():
@@ -1097,6 +1163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted")
         return 130
+    except (RuntimeError, TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        log(f"benchmark failed: {type(exc).__name__}: {exc}")
+        return 2
     summary = {
         "machine": machine,
         "command": command,

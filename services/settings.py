@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     consumer_heartbeat_ms: int = 1000
     consumer_fetch_max_wait_ms: int = 20
     consumer_max_records: int = 200
+    consumer_commit_interval_s: float = 0.25
 
     home: str = ".gridcase"
     http_host: str = "127.0.0.1"

@@ -12,8 +12,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from intake.views import router as intake_router
 from services.console.stream import CaseEventFeed
-from services.console.views import router
+from services.console.views import proxy_router, router
 from services.db.pool import create_pool
 from services.http.errors import install_error_handlers
 from services.reference.catalog import CatalogCache
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(title="Gridcase 网格化管理指挥中心", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
+    # The public port takes reports too. With no separate intake service named, the console runs the
+    # intake code in-process (same transaction path, no extra HTTP hop); otherwise it forwards.
+    app.include_router(proxy_router if (settings or get_settings()).intake_url else intake_router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)

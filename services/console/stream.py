@@ -45,12 +45,17 @@ class CaseEventFeed:
                 await asyncio.sleep(1.0)
 
     async def _follow(self, conn: asyncpg.Connection) -> None:
-        last = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+        last: int | None = None
         await conn.add_listener("gridcase_outbox", lambda *_: self._wake.set())
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 2.0)
             self._wake.clear()
+            if not self._subscribers:
+                last = None  # nobody is watching: don't read the outbox at every commit
+                continue
+            if last is None:
+                last = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
             rows = await conn.fetch(
                 "SELECT id, key, headers->>'type' AS type FROM outbox WHERE id > $1 ORDER BY id LIMIT 1000",
                 last,
@@ -58,8 +63,6 @@ class CaseEventFeed:
             if not rows:
                 continue
             last = rows[-1]["id"]
-            if not self._subscribers:
-                continue
             for r in rows:
                 message = f"event: case\ndata: {json.dumps({'case_id': r['key'], 'type': r['type']})}\n\n"
                 for q in list(self._subscribers):

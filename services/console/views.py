@@ -154,7 +154,11 @@ async def stream(request: Request) -> StreamingResponse:
     )
 
 
-@router.post("/reports", status_code=202, summary="上报案件（转发至受理服务）", tags=["intake"])
+# Mounted instead of intake's own router when GRIDCASE_INTAKE_URL names a separate intake service.
+proxy_router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+
+@proxy_router.post("/reports", status_code=202, summary="上报案件（转发至受理服务）")
 async def forward_report(request: Request) -> Response:
     """The public port forwards reports to the intake service, which owns them."""
     client: httpx.AsyncClient | None = request.app.state.intake

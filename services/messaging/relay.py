@@ -124,6 +124,7 @@ class OutboxRelay:
     ) -> None:
         last_check = time.monotonic()
         last_prune = 0.0
+        last_lag = 0.0
         while not stop.is_set():
             if lock_conn.is_closed():
                 raise ConnectionError("lost the relay lock connection")
@@ -142,7 +143,9 @@ class OutboxRelay:
             if now - last_prune > 60:
                 last_prune = now
                 await self._prune(pool)
-            LAG.set(await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+            if now - last_lag > 2:
+                last_lag = now
+                LAG.set(await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
 
@@ -179,11 +182,15 @@ class OutboxRelay:
             await conn.execute(
                 "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])", ids
             )
-            await conn.executemany(
-                "INSERT INTO relay_offsets (topic, partition, high_offset, updated_at) VALUES ($1, $2, $3, now()) "
+            highs = list(self._high.items())
+            await conn.execute(
+                "INSERT INTO relay_offsets (topic, partition, high_offset, updated_at) "
+                "SELECT t, p, o, now() FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u(t, p, o) "
                 "ON CONFLICT (topic, partition) DO UPDATE SET high_offset = "
                 "GREATEST(relay_offsets.high_offset, EXCLUDED.high_offset), updated_at = now()",
-                [(t, p, o) for (t, p), o in self._high.items()],
+                [t for (t, _), _ in highs],
+                [p for (_, p), _ in highs],
+                [o for _, o in highs],
             )
 
     async def _load_high(self, pool: asyncpg.Pool) -> None:

@@ -74,7 +74,6 @@ class Supervisor:
                 **self.extra_env,
                 "GRIDCASE_DATABASE_URL": database_url,
                 "GRIDCASE_KAFKA_BOOTSTRAP": bootstrap,
-                "GRIDCASE_INTAKE_URL": f"http://{self.host}:{self.port + PORT_OFFSETS['intake']}",
                 "PYTHONUNBUFFERED": "1",
             }
             self.database_url, self.bootstrap = database_url, bootstrap
