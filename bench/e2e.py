@@ -54,7 +54,6 @@ from typing import Any
 import asyncpg
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
 GRIDCASE = Path(sys.executable).parent / "gridcase"
 
 GRID_CODES = (
@@ -406,6 +405,9 @@ class OwnSystem:
     def stop(self) -> None:
         if self.proc is None:
             return
+        # Finish stopping even if asked again (a second Ctrl-C / SIGTERM would leave things running).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self.state_path.exists():
             with contextlib.suppress(OSError, ValueError):
                 self.state = json.loads(self.state_path.read_text())
@@ -427,11 +429,12 @@ class OwnSystem:
             log(f"kept {self.home}")
 
     def _kill_leftovers(self, pids: dict[int, str]) -> None:
+        postmaster = ProcWatcher(pg_dir=self.home / "pg")._postmaster()
         for pid, group in pids.items():
-            if group in ("bench-client", "launcher"):
+            if group in ("bench-client", "launcher") or (group == "postgres" and pid != postmaster):
                 continue
-            # PostgreSQL: SIGINT is its "fast" shutdown (its backends follow the postmaster).
-            sig = signal.SIGINT if group == "postgres" else signal.SIGKILL
+            # PostgreSQL: SIGINT to the postmaster is its "fast" shutdown; its backends follow.
+            sig = signal.SIGINT if pid == postmaster else signal.SIGKILL
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
@@ -452,7 +455,7 @@ def wait_for_state(path: Path, deadline: float, proc: subprocess.Popen[bytes] | 
 def wait_healthy(state: dict[str, Any], deadline: float, proc: subprocess.Popen[bytes] | None) -> None:
     host = urllib.parse.urlsplit(state["http"]).hostname or "127.0.0.1"
     pending = {n: s["port"] for n, s in state["services"].items()}
-    with httpx.Client(timeout=2.0) as client:
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
         while pending and time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"gridcase up exited with {proc.returncode}")
@@ -625,7 +628,9 @@ async def progress(conn: asyncpg.Connection, prefix: str) -> Progress:
 async def wait_dispatched(
     conn: asyncpg.Connection, prefix: str, expected: int, timeout_s: float, stall_s: float
 ) -> tuple[Progress, float]:
-    """Poll until ``expected`` cases of ``prefix`` are dispatched (or triaged, i.e. failed)."""
+    """Poll until ``expected`` cases of ``prefix`` are dispatched (or triaged, i.e. failed). A case
+    whose HTTP answer was lost (client error) may still have been opened: every case of the prefix
+    in the database is waited for, not only the accepted ones."""
     started = time.monotonic()
     deadline = started + timeout_s
     last_change = started
@@ -635,6 +640,7 @@ async def wait_dispatched(
         p = await progress(conn, prefix)
         done = p.dispatched + p.triaged
         now = time.monotonic()
+        expected = max(expected, p.total)
         if done >= expected:
             return p, now
         if done != last_done:
@@ -673,23 +679,61 @@ async def settle(conn: asyncpg.Connection, timeout_s: float = 60.0) -> None:
     log("  system did not settle within the timeout; continuing")
 
 
-async def latencies(conn: asyncpg.Connection, prefix: str) -> dict[str, list[float]]:
+@dataclass
+class Latencies:
+    total: list[float] = field(default_factory=list)  # ms, dispatched_at − created_at
+    to_published: list[float] = field(default_factory=list)  # ms, outbox.published_at − created_at
+    published_to_dispatched: list[float] = field(default_factory=list)
+    slowest: list[dict[str, float]] = field(default_factory=list)  # with when it was taken in
+    per_second_max: list[float] = field(default_factory=list)  # worst latency of each second
+
+
+async def latencies(conn: asyncpg.Connection, prefix: str) -> Latencies:
     """Per case, in ms: total (dispatched_at − created_at) and its stages through the outbox."""
     rows = await conn.fetch(
-        "SELECT extract(epoch FROM c.dispatched_at - c.created_at) * 1000 AS total, "
+        "SELECT extract(epoch FROM c.created_at - min(c.created_at) OVER ()) AS at_s, "
+        "extract(epoch FROM c.dispatched_at - c.created_at) * 1000 AS total, "
         "extract(epoch FROM o.published_at - c.created_at) * 1000 AS to_published, "
         "extract(epoch FROM c.dispatched_at - o.published_at) * 1000 AS published_to_dispatched "
         "FROM cases c "
         "LEFT JOIN case_events e ON e.case_id = c.id AND e.seq = 1 "
         "LEFT JOIN outbox o ON o.event_id = e.event_id "
-        "WHERE c.external_id LIKE $1 AND c.dispatched_at IS NOT NULL",
+        "WHERE c.external_id LIKE $1 AND c.dispatched_at IS NOT NULL "
+        "ORDER BY c.created_at",
         prefix + "%",
     )
-    out: dict[str, list[float]] = {"total": [], "to_published": [], "published_to_dispatched": []}
+    out = Latencies()
+    per_second: dict[int, float] = {}
     for r in rows:
-        for k in out:
-            if r[k] is not None:
-                out[k].append(float(r[k]))
+        out.total.append(float(r["total"]))
+        if r["to_published"] is not None:
+            out.to_published.append(float(r["to_published"]))
+            out.published_to_dispatched.append(float(r["published_to_dispatched"]))
+        second = int(r["at_s"])
+        per_second[second] = max(per_second.get(second, 0.0), float(r["total"]))
+    out.per_second_max = [round(per_second.get(i, 0.0), 1) for i in range(max(per_second, default=-1) + 1)]
+    worst = sorted(rows, key=lambda r: -float(r["total"]))[:10]
+    out.slowest = [
+        {k: round(float(v), 3 if k == "at_s" else 1) for k, v in dict(r).items() if v is not None}
+        for r in worst
+    ]
+    return out
+
+
+async def db_background(conn: asyncpg.Connection) -> dict[str, int]:
+    """Counters of PostgreSQL's own background work (a checkpoint or autovacuum can cause a stall)."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(asyncpg.PostgresError):
+        row = await conn.fetchrow(
+            "SELECT coalesce(sum(autovacuum_count), 0) AS v, coalesce(sum(autoanalyze_count), 0) AS a "
+            "FROM pg_stat_user_tables"
+        )
+        assert row is not None
+        out["autovacuum_runs"], out["autoanalyze_runs"] = int(row["v"]), int(row["a"])
+    with contextlib.suppress(asyncpg.PostgresError):  # PostgreSQL 17+
+        out["checkpoints"] = int(
+            await conn.fetchval("SELECT num_timed + num_requested FROM pg_stat_checkpointer")
+        )
     return out
 
 
@@ -770,6 +814,11 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
         base = f"http://{target.host}:{target.service_ports['intake']}"
     report_url = base.rstrip("/") + "/api/v1/reports"
     results: dict[str, Any] = {"run_id": run_id, "report_url": report_url}
+    # A signal handler raising inside the event loop can land in a transport callback and be lost:
+    # let SIGTERM cancel the run instead (asyncio.run already does that for Ctrl-C).
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     conn = await asyncpg.connect(target.database_url)
     conns = Connections(args.concurrency)
     metrics_client = httpx.AsyncClient(trust_env=False)
@@ -880,7 +929,8 @@ async def throughput_phase(
         "intake_rate_db_per_s": round(p.total / intake_db_s, 1) if intake_db_s > 0 else None,
         "dispatched": p.dispatched,
         "triaged": p.triaged,
-        "not_dispatched": st.accepted - p.dispatched,
+        "cases_in_db": p.total,
+        "not_dispatched": p.total - p.dispatched,
         "e2e_window_s": round(e2e_s, 3),
         "e2e_rate_per_s": round(p.dispatched / e2e_s, 1) if e2e_s > 0 else None,
         "client_wall_to_all_dispatched_s": round(done_at - st.first_send, 2),
@@ -898,7 +948,7 @@ async def throughput_phase(
     }
     log(
         f"  intake {out['intake_rate_per_s']}/s, end-to-end {out['e2e_rate_per_s']}/s "
-        f"({p.dispatched}/{st.accepted} dispatched in {e2e_s:.1f}s)"
+        f"({p.dispatched}/{p.total} dispatched in {e2e_s:.1f}s)"
     )
     return out
 
@@ -916,10 +966,12 @@ async def latency_phase(
     prefix = f"bench-{run_id}-lat-"
     log(f"latency: {args.rate}/s for {args.duration}s")
     m0 = await scrape(metrics_client, target.host, target.service_ports)
+    db0 = await db_background(conn)
     s0 = watcher.snapshot()
     st = await post_paced(conns, report_url, prefix, args.rate, args.duration)
     p, _ = await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
     s1 = watcher.snapshot()
+    db1 = await db_background(conn)
     m1 = await scrape(metrics_client, target.host, target.service_ports)
     lat = await latencies(conn, prefix)
     send_wall = st.last_done - st.first_send
@@ -933,12 +985,20 @@ async def latency_phase(
         "http_error_kinds": dict(st.errors),
         "dispatched": p.dispatched,
         "triaged": p.triaged,
-        "not_dispatched": st.accepted - p.dispatched,
-        "intake_to_dispatched_ms": {k: round(v, 2) for k, v in summarize(lat["total"]).items()},
-        "stage_created_to_published_ms": {k: round(v, 2) for k, v in summarize(lat["to_published"]).items()},
+        "cases_in_db": p.total,
+        "not_dispatched": p.total - p.dispatched,
+        "intake_to_dispatched_ms": {k: round(v, 2) for k, v in summarize(lat.total).items()},
+        "stage_created_to_published_ms": {k: round(v, 2) for k, v in summarize(lat.to_published).items()},
         "stage_published_to_dispatched_ms": {
-            k: round(v, 2) for k, v in summarize(lat["published_to_dispatched"]).items()
+            k: round(v, 2) for k, v in summarize(lat.published_to_dispatched).items()
         },
+        "slowest_cases": lat.slowest,
+        "db_background": {
+            "checkpoints": db1.get("checkpoints", 0) - db0.get("checkpoints", 0),
+            "autovacuum_runs": db1.get("autovacuum_runs", 0) - db0.get("autovacuum_runs", 0),
+            "autoanalyze_runs": db1.get("autoanalyze_runs", 0) - db0.get("autoanalyze_runs", 0),
+        },
+        "worst_latency_per_second_ms": lat.per_second_max,
         "http_rtt_ms": {k: round(v, 2) for k, v in summarize(st.rtt_ms).items()},
         "schedule_lag_ms": {k: round(v, 2) for k, v in summarize(st.schedule_lag_ms).items()},
         "connection_wait_ms": {k: round(v, 2) for k, v in summarize(st.wait_ms).items()},
@@ -1024,6 +1084,10 @@ def render(summary: dict[str, Any]) -> str:
             f"  intake→dispatched   {_fmt_lat(lat['intake_to_dispatched_ms'])}",
             f"    created→published {_fmt_lat(lat['stage_created_to_published_ms'])}",
             f"    published→disp.   {_fmt_lat(lat['stage_published_to_dispatched_ms'])}",
+            f"  worst per second    {' '.join(f'{v:.0f}' for v in lat['worst_latency_per_second_ms'])} ms",
+            f"  PostgreSQL meanwhile {lat['db_background']['checkpoints']} checkpoints, "
+            f"{lat['db_background']['autovacuum_runs']} autovacuums, "
+            f"{lat['db_background']['autoanalyze_runs']} autoanalyzes",
             f"  HTTP round trip     {_fmt_lat(lat['http_rtt_ms'])}",
             f"  send schedule lag   p99 {lat['schedule_lag_ms'].get('p99', float('nan')):.1f} ms, "
             f"wait for a free connection p99 {lat['connection_wait_ms'].get('p99', float('nan')):.1f} ms",
@@ -1127,6 +1191,10 @@ def system_under_test(args: argparse.Namespace) -> Iterator[tuple[Target, str]]:
         own.stop()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stub_sniffio() -> None:
     """httpcore imports ``sniffio`` on every request to learn the async library; it is not installed
     here (anyio no longer needs it), and each failed import searches sys.path (~60 µs, several times
@@ -1142,6 +1210,7 @@ def _stub_sniffio() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _stub_sniffio()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop our system on SIGTERM too, not only on Ctrl-C
     machine = machine_info()
     command = " ".join([".venv/bin/python", "bench/e2e.py", *(argv if argv is not None else sys.argv[1:])])
     with contextlib.suppress(ImportError):
@@ -1160,7 +1229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if target.state_path is not None and target.state_path.exists():
                 now = json.loads(target.state_path.read_text())
                 restarts = {n: s["restarts"] for n, s in now["services"].items() if s.get("restarts")}
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         log("interrupted")
         return 130
     except (RuntimeError, TimeoutError, OSError, asyncpg.PostgresError) as exc:

@@ -169,28 +169,31 @@ class OutboxRelay:
         results = await asyncio.gather(*futures)
         if any(md.offset < self._high.get((md.topic, md.partition), -1) for md in results):
             raise BrokerReset
+        touched: dict[tuple[str, int], int] = {}
         for md in results:
             tp = (md.topic, md.partition)
-            self._high[tp] = max(self._high.get(tp, -1), md.offset)
-        await self._mark_published(pool, [r["id"] for r in rows])
+            self._high[tp] = touched[tp] = max(self._high.get(tp, -1), md.offset)
+        await self._mark_published(pool, [r["id"] for r in rows], touched)
         PUBLISHED.inc(len(rows))
         BATCH_SECONDS.observe(time.perf_counter() - started)
         return len(rows)
 
-    async def _mark_published(self, pool: asyncpg.Pool, ids: Sequence[int]) -> None:
+    async def _mark_published(
+        self, pool: asyncpg.Pool, ids: Sequence[int], highs: dict[tuple[str, int], int]
+    ) -> None:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])", ids
             )
-            highs = list(self._high.items())
+            touched = list(highs.items())  # only this batch's partitions: fewer row updates
             await conn.execute(
                 "INSERT INTO relay_offsets (topic, partition, high_offset, updated_at) "
                 "SELECT t, p, o, now() FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u(t, p, o) "
                 "ON CONFLICT (topic, partition) DO UPDATE SET high_offset = "
                 "GREATEST(relay_offsets.high_offset, EXCLUDED.high_offset), updated_at = now()",
-                [t for (t, _), _ in highs],
-                [p for (_, p), _ in highs],
-                [o for _, o in highs],
+                [t for (t, _), _ in touched],
+                [p for (_, p), _ in touched],
+                [o for _, o in touched],
             )
 
     async def _load_high(self, pool: asyncpg.Pool) -> None:
