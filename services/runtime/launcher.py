@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,15 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         pg: EmbeddedPostgres | None = None
         kafka: EmbeddedKafka | None = None
+        busy = [p for p in self._ports() if not _port_free(self.host, p)]
+        if busy:
+            log.error(
+                "port(s) %s on %s are in use (another gridcase up?). Stop it, or pick other ports with "
+                "--port P (uses P…P+5) and --kafka-port K.",
+                ", ".join(map(str, busy)),
+                self.host,
+            )
+            return 2
         try:
             database_url = os.environ.get("GRIDCASE_DATABASE_URL") or None
             if database_url is None:
@@ -110,6 +120,12 @@ class Supervisor:
             if pg is not None:
                 pg.stop()
             log.info("gridcase stopped")
+
+    def _ports(self) -> list[int]:
+        ports = [self.port + PORT_OFFSETS[name] for name in self.services]
+        if not os.environ.get("GRIDCASE_KAFKA_BOOTSTRAP"):
+            ports.append(self.kafka_port)
+        return ports
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if not self._stopping:
@@ -232,3 +248,13 @@ class Supervisor:
         console.print(f"Report API:          POST http://{self.host}:{self.port}/api/v1/reports")
         console.print(f"API docs:            http://{self.host}:{self.port}/docs")
         console.print(f"Logs:                {self.home / 'logs'}   — Ctrl-C stops everything")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
