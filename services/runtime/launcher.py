@@ -56,8 +56,6 @@ class Supervisor:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         (self.home / "run").mkdir(exist_ok=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
         pg: EmbeddedPostgres | None = None
         kafka: EmbeddedKafka | None = None
         busy = [p for p in self._ports() if not _port_free(self.host, p)]
@@ -69,6 +67,8 @@ class Supervisor:
                 self.host,
             )
             return 2
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
         try:
             database_url = os.environ.get("GRIDCASE_DATABASE_URL") or None
             if database_url is None:
