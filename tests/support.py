@@ -69,7 +69,9 @@ class Webhook:
 
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
-    fail_next: int = 0
+    # Fail this many deliveries whose body's data.category_code matches (a category one test owns).
+    fail_category: str | None = None
+    fail_times: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -84,13 +86,15 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                payload = json.loads(body)
                 with hook.lock:
-                    if hook.fail_next > 0:
-                        hook.fail_next -= 1
+                    category = (payload.get("data") or {}).get("category_code")
+                    if hook.fail_times > 0 and category == hook.fail_category:
+                        hook.fail_times -= 1
                         self.send_response(503)
                         self.end_headers()
                         return
-                    hook.received.append(json.loads(body))
+                    hook.received.append(payload)
                     hook.headers.append(dict(self.headers))
                 self.send_response(204)
                 self.end_headers()

@@ -11,6 +11,7 @@ import httpx
 from schemas.states import Action, IllegalTransition
 from services.ledger.service import apply_action, lock_case
 from tests.integration.conftest import case_in_status, post_report
+from tests.support import wait_for
 
 
 async def act(api: httpx.AsyncClient, case_id: str, action: str, **extra: object) -> httpx.Response:
@@ -113,9 +114,14 @@ async def test_ledger_refuses_second_transition_after_lock_wait(
                 )
 
         racer = asyncio.create_task(second())
-        await asyncio.sleep(
-            0.2
-        )  # let the racer block on the row lock (not a synchronisation: asserted below)
+
+        async def blocked_on_lock() -> bool:
+            wait = await db.fetchval(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", b.get_server_pid()
+            )
+            return wait == "Lock"
+
+        await wait_for(blocked_on_lock, timeout=10, what="the second transaction to wait for the row lock")
         assert not racer.done()
         await tx_a.commit()
         try:
