@@ -36,7 +36,7 @@ def _label(mapping: dict[Any, str], key: Any, enum: type[Any]) -> str | None:
         return str(key)
 
 
-def actor_label(actor: str) -> str:
+def actor_label(actor: str, catalog: Catalog | None = None) -> str:
     if actor in _ACTOR_LABELS:
         return _ACTOR_LABELS[actor]
     kind, _, who = actor.partition(":")
@@ -45,7 +45,8 @@ def actor_label(actor: str) -> str:
     if kind == "operator":
         return f"操作员·{who}"
     if kind == "department":
-        return f"部门·{who}"
+        department = catalog.departments.get(who) if catalog else None
+        return f"部门·{department.name if department else who}"
     return actor
 
 
@@ -94,14 +95,18 @@ async def list_cases(
         rows = await conn.fetch(
             f"SELECT {_SUMMARY_COLUMNS} FROM cases ORDER BY updated_at DESC LIMIT $1", limit
         )
-    counts = {
-        r["status"]: r["n"]
-        for r in await conn.fetch("SELECT status, count(*) AS n FROM cases GROUP BY status")
-    }
+    counts = dict.fromkeys((st.value for st in CaseStatus), 0)  # every status, zeros included
+    counts.update(
+        {
+            r["status"]: r["n"]
+            for r in await conn.fetch("SELECT status, count(*) AS n FROM cases GROUP BY status")
+        }
+    )
     counts["overdue"] = await conn.fetchval(
         "SELECT count(*) FROM cases WHERE status IN ('dispatched','signed','returned') AND due_at < clock_timestamp()"
     )
     return {
+        "server_time": now,  # deadline lights use the server's clock, not the operator's PC
         "items": [summary(r, catalog, now) for r in rows],
         "counts": counts,
         "total": sum(v for k, v in counts.items() if k != "overdue"),
@@ -141,7 +146,7 @@ async def case_detail(
             "type_label": _label(EVENT_LABELS, e["type"], EventType),
             "occurred_at": e["occurred_at"],
             "actor": e["actor"],
-            "actor_label": actor_label(e["actor"]),
+            "actor_label": actor_label(e["actor"], catalog),
             "status": e["status"],
             "payload": e["payload"],
         }

@@ -105,6 +105,8 @@ async def test_console_lists_dispatched_case_and_serves_the_page(api: httpx.Asyn
     assert row["status_label"] == "已派遣"
     assert row["department_name"] and row["grid_name"] and row["category_name"] == "路灯损坏"
     assert listing["counts"]["dispatched"] >= 1
+    assert set(listing["counts"]) >= {"reported", "triage", "signed", "closed", "rejected", "overdue"}
+    assert listing["server_time"]
 
     page = await api.get("/")
     assert page.status_code == 200 and "网格化管理指挥中心" in page.text

@@ -35,6 +35,10 @@ async def test_department_works_a_case_through_the_closed_loop(api: httpx.AsyncC
 
     case = (await api.get(f"/api/v1/cases/{case_id}")).json()
     assert case["status"] == "closed"
+    assert (
+        next(e for e in case["events"] if e["type"] == "case.signed")["actor_label"]
+        == "部门·区城市管理局·市政设施科"
+    )
     assert [e["type"] for e in case["events"] if e["actor"] == "department:CG-SZ"] == [
         "case.signed",
         "case.resolved",

@@ -207,11 +207,16 @@
     return `${m}分钟`;
   }
 
+  let clockOffset = 0;
+  function serverNow() {
+    return Date.now() + clockOffset;
+  }
+
   /**
    * Deadline light for a case.
    * green: < 80 % of dispatched_at..due_at elapsed; yellow: 80–100 %; red: past due.
    */
-  function deadline(c, now = Date.now()) {
+  function deadline(c, now = serverNow()) {
     const due = parseTime(c.due_at);
     if (Number.isNaN(due)) return { tone: 'none', tip: '未设置处置时限' };
     const dueText = `处置时限 ${fmtFull(due)}`;
@@ -323,6 +328,9 @@
     state.items = items;
     state.signatures = nextSig;
     state.counts = data && typeof data.counts === 'object' && data.counts ? data.counts : {};
+    // Deadline lights follow the server's clock: an operator PC's clock may be off.
+    const serverTime = parseTime(data && data.server_time);
+    if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
     state.total = Number.isFinite(data && data.total) ? data.total : items.length;
     state.loaded = true;
     $('updated-at').textContent = fmtFull(Date.now()).slice(11);
