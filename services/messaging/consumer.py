@@ -113,7 +113,7 @@ class IdempotentConsumer:
         # A restart redelivers the batches since the last commit, and processed_events skips them.
         now = time.monotonic()
         if now - self._last_commit < self.settings.consumer_commit_interval_s:
-            BATCH.labels(self.name).observe(now - started)
+            BATCH.labels(self.name).observe(time.perf_counter() - started)
             return
         self._last_commit = now
         try:

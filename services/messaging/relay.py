@@ -74,6 +74,7 @@ class OutboxRelay:
                 failures = 0
             except Exception as exc:  # the relay must outlive any single failure
                 failures += 1
+                self.ready.clear()
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
                 log.warning("relay error (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 LEADER.set(0)
