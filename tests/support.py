@@ -139,7 +139,6 @@ class System:
             self.port = free_port_block(6)
             self.kafka_port = free_port_block(1, start=self.port + 10)
         state_file = self.home / "run" / "state.json"
-        state_file.unlink(missing_ok=True)
         self.log = (self.home.parent / f"{self.home.name}-up.log").open("ab")
         self.proc = subprocess.Popen(
             [
@@ -163,10 +162,17 @@ class System:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gridcase up exited with {self.proc.returncode}; see {self.log.name}")
-            if state_file.exists() and self.all_healthy():
+            if state_file.exists() and self._state_is_ours() and self.all_healthy():
                 return
             time.sleep(0.2)
         raise RuntimeError(f"system not healthy within {timeout}s; see {self.home / 'logs'}")
+
+    def _state_is_ours(self) -> bool:
+        """The state file is rewritten by the new launcher (an old one may be left from a killed one)."""
+        try:
+            return bool(self.proc and self.state()["launcher_pid"] == self.proc.pid)
+        except (OSError, ValueError, KeyError):
+            return False
 
     def all_healthy(self) -> bool:
         try:

@@ -48,6 +48,7 @@ class Supervisor:
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
+    _kafka: EmbeddedKafka | None = None
     _stopping: bool = False
 
     def run(self) -> int:
@@ -58,6 +59,7 @@ class Supervisor:
         (self.home / "run").mkdir(exist_ok=True)
         pg: EmbeddedPostgres | None = None
         kafka: EmbeddedKafka | None = None
+        self._stop_orphans()
         busy = [p for p in self._ports() if not _port_free(self.host, p)]
         if busy:
             log.error(
@@ -78,6 +80,7 @@ class Supervisor:
             if bootstrap is None:
                 kafka = EmbeddedKafka(self.kafka_port, self.home / "logs")
                 bootstrap = kafka.start()
+                self._kafka = kafka
             self._prepare_database(database_url)
             self.env = {
                 **os.environ,
@@ -120,6 +123,29 @@ class Supervisor:
             if pg is not None:
                 pg.stop()
             log.info("gridcase stopped")
+
+    def _stop_orphans(self) -> None:
+        """Stop processes left behind by a launcher of this home that was killed (kill -9, OOM)."""
+        try:
+            state = json.loads((self.home / "run" / "state.json").read_text())
+        except (OSError, ValueError):
+            return
+        launcher = state.get("launcher_pid")
+        if launcher and launcher != os.getpid() and _alive(launcher):
+            return  # that launcher is still running: the port check below reports it
+        pids = [svc.get("pid") for svc in state.get("services", {}).values()] + [state.get("kafka_pid")]
+        orphans = [p for p in pids if p and _alive(p) and _is_gridcase_process(p)]
+        if not orphans:
+            return
+        log.warning("stopping %d processes left by a launcher that died: %s", len(orphans), orphans)
+        for pid in orphans:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in orphans):
+            time.sleep(0.1)
+        for pid in orphans:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
     def _ports(self) -> list[int]:
         ports = [self.port + PORT_OFFSETS[name] for name in self.services]
@@ -224,6 +250,7 @@ class Supervisor:
             "http": f"http://{self.host}:{self.port}",
             "database_url": getattr(self, "database_url", None),
             "kafka_bootstrap": getattr(self, "bootstrap", None),
+            "kafka_pid": self._kafka.proc.pid if self._kafka is not None and self._kafka.proc else None,
             "services": {
                 c.name: {"pid": c.proc.pid if c.proc else None, "port": c.port, "restarts": c.restarts}
                 for c in self.children.values()
@@ -258,3 +285,28 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().split(b")")[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def _is_gridcase_process(pid: int) -> bool:
+    """Only ever signal our own children: a pid from an old state file may have been reused."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return b"services.cli\0run" in cmdline or b"tansu" in cmdline.split(b"\0")[0]

@@ -182,3 +182,32 @@ def _tansu_pid(port: int) -> int | None:
         ):
             return int(pid)
     return None
+
+
+async def test_launcher_killed_then_started_again_cleans_up_and_carries_on(
+    system: System, db: asyncpg.Pool, webhook: Webhook
+) -> None:
+    run = f"orphans-{uuid.uuid4().hex[:8]}"
+    old = system.state()["services"]
+    assert system.proc is not None
+
+    system.proc.kill()  # kill -9 the launcher: its children and the broker are orphaned
+    system.proc.wait()
+    system.start()  # must stop the orphans (they hold the ports) and start afresh
+    await db.expire_connections()
+
+    for svc in old.values():
+        assert not _pid_runs_gridcase(svc["pid"]), f"orphan {svc['pid']} still running"
+    await _post_paced(system, run, n=10, rate=50)
+    rows = await wait_for(
+        lambda: _all_dispatched_and_notified(db, run, 10), timeout=60, what="reports after the restart"
+    )
+    _assert_exactly_once(rows, webhook)
+
+
+def _pid_runs_gridcase(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"services.cli" in f.read()
+    except OSError:
+        return False
