@@ -48,5 +48,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
+            # We are the only owner. pgserver's own reference counting keeps the server running while
+            # any pid it once recorded is listed, including a launcher that was kill -9'd: stop it.
+            self._server.stop()
             self._server.cleanup()
             self._server = None
