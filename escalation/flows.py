@@ -75,11 +75,20 @@ def handlers() -> Mapping[str, Handler]:
 
 
 async def escalate_due(conn: asyncpg.Connection, *, case_id: uuid.UUID) -> EventEnvelope | None:
-    """Fire one overdue clock (the caller holds its row lock, in a transaction)."""
-    clock = await conn.fetchrow("SELECT * FROM sla_clocks WHERE case_id = $1", case_id)
+    """Fire the case's clock if it is still running and overdue (inside the caller's transaction).
+
+    Locks the case first and the clock second, the same order as the consumer's start_clock, so the
+    scheduler and the consumer cannot deadlock; a second scheduler instance waits on the case lock and
+    then finds the clock already moved on, so a deadline fires once.
+    """
     case = await lock_case(conn, case_id)
-    if clock is None or clock["state"] != "running":
-        return None
+    clock = await conn.fetchrow(
+        "SELECT * FROM sla_clocks WHERE case_id = $1 AND state = 'running' AND due_at <= clock_timestamp() "
+        "FOR UPDATE",
+        case_id,
+    )
+    if clock is None:
+        return None  # stopped, moved on by another instance, or not due any more
     if case.status not in CLOCK_RUNNING:
         await conn.execute(
             "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1", case_id

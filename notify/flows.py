@@ -43,8 +43,9 @@ def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
     async def on_trigger(conn: asyncpg.Connection, event: EventEnvelope) -> None:
         if not target:
             return  # no webhook configured: nothing to deliver
+        notification_id = uuid.uuid4()
         body: dict[str, Any] = {
-            "notification_id": None,  # filled below
+            "notification_id": str(notification_id),
             "case_id": str(event.case_id),
             "case_no": event.case_no,
             "event": event.type,
@@ -54,8 +55,6 @@ def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
             "message": message_for(event),
             "data": event.payload,
         }
-        notification_id = uuid.uuid4()
-        body["notification_id"] = str(notification_id)
         await conn.execute(
             "INSERT INTO notifications (id, case_id, trigger_event_id, trigger_type, channel, target, body) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (trigger_event_id, channel) DO NOTHING",

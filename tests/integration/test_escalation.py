@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 
+from escalation.flows import escalate_due
 from tests.integration.conftest import case_in_status, post_report
 from tests.support import Webhook, wait_for
 
@@ -65,6 +67,29 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
     await wait_for(stopped, what="clock stopped")
     await wait_for(lambda: _past_due(db, case_id), timeout=10, what="the old deadline to pass")
     assert await _events_of(db, case_id, "case.escalated") == []
+
+
+async def test_a_deadline_fires_once_with_competing_schedulers(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "1h"})
+    case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
+    await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
+    await db.execute(
+        "UPDATE sla_clocks SET due_at = clock_timestamp() - interval '1 second' WHERE case_id = $1",
+        uuid.UUID(case_id),
+    )
+
+    async def fire() -> object:
+        async with db.acquire() as conn, conn.transaction():
+            return await escalate_due(conn, case_id=uuid.UUID(case_id))
+
+    # Three schedulers here plus the escalation service's own race for the same deadline.
+    results = await asyncio.gather(*(fire() for _ in range(3)))
+
+    await wait_for(lambda: _events_of(db, case_id, "case.escalated"), what="the escalation")
+    assert sum(r is not None for r in results) <= 1
+    assert len(await _events_of(db, case_id, "case.escalated")) == 1
 
 
 async def test_invalid_time_limit_is_refused(api: httpx.AsyncClient) -> None:
