@@ -847,16 +847,13 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
                 )
             await settle(conn)
 
+        run = Run(args, target, watcher, conn, conns, metrics_client, report_url, run_id)
         if args.throughput_cases > 0:
-            results["throughput"] = await throughput_phase(
-                args, target, watcher, conn, conns, metrics_client, report_url, run_id
-            )
+            results["throughput"] = await throughput_phase(run)
             await settle(conn)
 
         if args.rate > 0 and args.duration > 0:
-            results["latency"] = await latency_phase(
-                args, target, watcher, conn, conns, metrics_client, report_url, run_id
-            )
+            results["latency"] = await latency_phase(run)
 
         dead_after = await dead_letter_count(conn)
         if dead_before is not None and dead_after is not None:
@@ -885,16 +882,23 @@ async def wait_quiet(watcher: ProcWatcher, timeout_s: float, threshold: float) -
         log(f"  waiting for a quieter machine: other processes use {other:.0f}% of a core")
 
 
-async def throughput_phase(
-    args: argparse.Namespace,
-    target: Target,
-    watcher: ProcWatcher,
-    conn: asyncpg.Connection,
-    conns: Connections,
-    metrics_client: httpx.AsyncClient,
-    report_url: str,
-    run_id: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Run:
+    """What both measured phases work with."""
+
+    args: argparse.Namespace
+    target: Target
+    watcher: ProcWatcher
+    conn: asyncpg.Connection
+    conns: Connections
+    metrics_client: httpx.AsyncClient
+    report_url: str
+    run_id: str
+
+
+async def throughput_phase(run: Run) -> dict[str, Any]:
+    args, target, watcher, conn, conns = run.args, run.target, run.watcher, run.conn, run.conns
+    metrics_client, report_url, run_id = run.metrics_client, run.report_url, run.run_id
     prefix = f"bench-{run_id}-tp-"
     n = args.throughput_cases
     log(f"throughput: posting {n} reports with {args.concurrency} connections")
@@ -953,16 +957,9 @@ async def throughput_phase(
     return out
 
 
-async def latency_phase(
-    args: argparse.Namespace,
-    target: Target,
-    watcher: ProcWatcher,
-    conn: asyncpg.Connection,
-    conns: Connections,
-    metrics_client: httpx.AsyncClient,
-    report_url: str,
-    run_id: str,
-) -> dict[str, Any]:
+async def latency_phase(run: Run) -> dict[str, Any]:
+    args, target, watcher, conn, conns = run.args, run.target, run.watcher, run.conn, run.conns
+    metrics_client, report_url, run_id = run.metrics_client, run.report_url, run.run_id
     prefix = f"bench-{run_id}-lat-"
     log(f"latency: {args.rate}/s for {args.duration}s")
     m0 = await scrape(metrics_client, target.host, target.service_ports)
