@@ -9,6 +9,7 @@ import asyncpg
 
 from dispatch.routing import Route, route
 from schemas.events import DispatchedPayload, EventEnvelope, EventType, TriagedPayload
+from schemas.identity import Actor
 from schemas.states import Action, CaseStatus
 from services.ledger.service import apply_action, lock_case
 from services.messaging.consumer import Handler
@@ -16,7 +17,7 @@ from services.reference.catalog import CatalogCache
 
 log = logging.getLogger(__name__)
 
-ACTOR = "system:dispatch"
+ACTOR = Actor.system("dispatch", "自动派遣")
 
 # Urgency only ever goes up: a resident's "emergency" is not lowered to the category default.
 _URGENCY_RANK = {"normal": 0, "urgent": 1, "emergency": 2}

@@ -12,6 +12,7 @@ from prometheus_client import Counter
 
 from escalation.policy import EscalationPolicy, policy_for
 from schemas.events import EscalatedPayload, EventEnvelope, EventType, SlaStartedPayload
+from schemas.identity import Actor
 from schemas.levels import Level
 from schemas.states import CLOCK_RUNNING
 from services.ledger.service import lock_case, record_event
@@ -19,7 +20,7 @@ from services.messaging.consumer import Handler
 
 log = logging.getLogger(__name__)
 
-ACTOR = "system:escalation"
+ACTOR = Actor.system("escalation", "督办升级")
 ESCALATIONS = Counter("gridcase_escalations_total", "Cases raised a level or marked overdue", ["to_level"])
 
 STOP_ON = (

@@ -23,13 +23,14 @@ from prometheus_client import Counter
 
 from notify.messages import message_for
 from schemas.events import EventEnvelope, EventType, NotificationPayload
+from schemas.identity import Actor
 from services.ledger.service import lock_case, record_event
 from services.messaging.consumer import Handler
 from services.runtime.service_app import ServiceContext
 
 log = logging.getLogger(__name__)
 
-ACTOR = "system:notify"
+ACTOR = Actor.system("notify", "消息通知")
 CHANNEL = "webhook"
 TRIGGERS = (EventType.DISPATCHED, EventType.ESCALATED, EventType.OVERDUE, EventType.TRIAGED)
 LEASE = timedelta(seconds=60)  # a claimed delivery is retried after this if its sender died

@@ -93,7 +93,9 @@ class EventEnvelope(BaseModel):
     case_no: str
     seq: int = Field(ge=1, description="Position in the case's timeline, 1-based")
     occurred_at: datetime
-    actor: str = Field(description="Who caused it: 'system:<service>', 'operator:<id>', 'channel:<name>'")
+    actor: str = Field(description="Who caused it: 'user:<username>', 'token:<token id>', 'system:<service>'")
+    actor_name: str | None = Field(default=None, description="The actor as people read it (张敏)")
+    actor_unit: str | None = Field(default=None, description="The actor's unit (区网格化管理指挥中心)")
     status: CaseStatus = Field(description="The case status after this event")
     schema_version: int = SCHEMA_VERSION
     payload: dict[str, Any] = Field(default_factory=dict)

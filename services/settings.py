@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,13 +39,42 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     log_level: str = "INFO"
 
-    @field_validator("database_url", "kafka_bootstrap", "intake_url", "notify_webhook_url", mode="before")
+    # HTTP: bodies larger than this are refused while they are read (413), on every route.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # Identity and access.
+    admin_password: SecretStr | None = None  # creates or updates the account `admin` at start
+    session_ttl_hours: float = Field(default=12.0, gt=0)  # a sign-in lasts this long
+    token_cache_s: float = Field(default=5.0, ge=0)  # how long a checked token is trusted in memory
+    cookie_secure: bool = False  # set true behind HTTPS so the session cookie is never sent in clear
+    login_throttle_after: int = 3  # wrong passwords in a row before each attempt must wait
+    login_lock_after: int = 10  # wrong passwords in a row that lock the account
+    login_lock_minutes: float = 15.0
+
+    @field_validator(
+        "database_url", "kafka_bootstrap", "intake_url", "notify_webhook_url", "admin_password", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `VAR=` through as an empty string: that means "not configured".
         return None if isinstance(v, str) and not v.strip() else v
 
 
+class ServiceSettings(Settings):
+    """What a running service needs: the launcher or the deployment must have named the database."""
+
+    database_url: str
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def service_settings(settings: Settings | None = None) -> ServiceSettings:
+    """Validated settings of a service process; a missing GRIDCASE_DATABASE_URL fails here, clearly."""
+    if isinstance(settings, ServiceSettings):
+        return settings
+    if settings is not None:
+        return ServiceSettings.model_validate(settings.model_dump())
+    return ServiceSettings()

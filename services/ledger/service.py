@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from schemas.events import ACTION_EVENTS, EventEnvelope
+from schemas.identity import Actor
 from schemas.states import Action, CaseStatus, next_status
 from schemas.topics import CASE_EVENTS
 
@@ -55,6 +56,8 @@ class NewCase:
     address: str | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    reporter_id_number: str | None = None
+    submitted_by: str | None = None  # the identity that submitted it (a feed reads back its own cases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +69,13 @@ class CreatedCase:
 
 _INSERT_CASE = """
 INSERT INTO cases (id, case_no, channel, external_id, status, description, category_code, grid_code,
-                   urgency, lat, lon, address, reporter_name, reporter_phone, last_seq,
-                   created_at, updated_at)
+                   urgency, lat, lon, address, reporter_name, reporter_phone, reporter_id_number,
+                   submitted_by, last_seq, created_at, updated_at)
 VALUES ($1,
         to_char(clock_timestamp() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
             || lpad((nextval('case_no_seq') % 1000000)::text, 6, '0'),
-        $2, $3, 'reported', $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, clock_timestamp(), clock_timestamp())
+        $2, $3, 'reported', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1,
+        clock_timestamp(), clock_timestamp())
 ON CONFLICT (channel, external_id) DO NOTHING
 RETURNING id, case_no, created_at
 """
@@ -83,7 +87,7 @@ def _require_tx(conn: asyncpg.Connection) -> None:
 
 
 async def create_case(
-    conn: asyncpg.Connection, *, case: NewCase, actor: str, payload: dict[str, Any]
+    conn: asyncpg.Connection, *, case: NewCase, actor: Actor, payload: dict[str, Any]
 ) -> CreatedCase:
     """Open a case in status ``reported`` with its first event, or return the one with the same key."""
     _require_tx(conn)
@@ -102,6 +106,8 @@ async def create_case(
         case.address,
         case.reporter_name,
         case.reporter_phone,
+        case.reporter_id_number,
+        case.submitted_by,
     )
     if row is None:
         existing = await conn.fetchrow(
@@ -109,7 +115,8 @@ async def create_case(
             case.channel,
             case.external_id,
         )
-        assert existing is not None, "conflicting row must exist"
+        if existing is None:  # the conflicting row can't vanish: cases are never deleted
+            raise RuntimeError("case with this channel and external_id disappeared")
         return CreatedCase(case_id=existing["id"], case_no=existing["case_no"], created=False)
     envelope = EventEnvelope(
         event_id=uuid.uuid4(),
@@ -118,7 +125,9 @@ async def create_case(
         case_no=row["case_no"],
         seq=1,
         occurred_at=row["created_at"],
-        actor=actor,
+        actor=actor.id,
+        actor_name=actor.name,
+        actor_unit=actor.unit,
         status=CaseStatus.REPORTED,
         payload=payload,
     )
@@ -152,7 +161,7 @@ async def apply_action(
     *,
     case: LockedCase,
     action: Action,
-    actor: str,
+    actor: Actor,
     payload: dict[str, Any] | None = None,
     updates: dict[str, Any] | None = None,
 ) -> EventEnvelope:
@@ -162,7 +171,9 @@ async def apply_action(
         conn,
         case=case,
         event_type=ACTION_EVENTS[action],
-        actor=actor,
+        actor=actor.id,
+        actor_name=actor.name,
+        actor_unit=actor.unit,
         status=new_status,
         payload=payload,
         updates=updates,
@@ -174,7 +185,7 @@ async def record_event(
     *,
     case: LockedCase,
     event_type: str,
-    actor: str,
+    actor: Actor,
     status: CaseStatus | None = None,
     payload: dict[str, Any] | None = None,
     updates: dict[str, Any] | None = None,
@@ -200,7 +211,9 @@ async def record_event(
         case_no=case.row["case_no"],
         seq=seq,
         occurred_at=case.now,
-        actor=actor,
+        actor=actor.id,
+        actor_name=actor.name,
+        actor_unit=actor.unit,
         status=new_status,
         payload=payload or {},
     )
@@ -211,14 +224,16 @@ async def record_event(
 async def _append(conn: asyncpg.Connection, envelope: EventEnvelope) -> None:
     body = envelope.model_dump(mode="json")
     await conn.execute(
-        "INSERT INTO case_events (event_id, case_id, seq, type, occurred_at, actor, status, payload) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO case_events (event_id, case_id, seq, type, occurred_at, actor, actor_name, actor_unit, "
+        "status, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         envelope.event_id,
         envelope.case_id,
         envelope.seq,
         envelope.type,
         envelope.occurred_at,
         envelope.actor,
+        envelope.actor_name,
+        envelope.actor_unit,
         envelope.status.value,
         body["payload"],
     )
