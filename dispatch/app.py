@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dispatch import flows
+from dispatch import subscribers
+from dispatch.workers import redrive_stranded
 from services.reference.catalog import CatalogCache
 from services.runtime.service_app import consumer_service
 from services.settings import Settings
@@ -13,6 +14,7 @@ from services.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return consumer_service(
         name="dispatch",
-        handlers=lambda ctx: flows.handlers(CatalogCache(ctx.pool)),
+        handlers=lambda ctx: subscribers.handlers(CatalogCache(ctx.pool)),
+        workers=[redrive_stranded],
         settings=settings,
     )

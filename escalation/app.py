@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from escalation import flows
-from escalation.scheduler import run_scheduler
+from escalation import subscribers
+from escalation.workers import run_scheduler
 from services.runtime.service_app import consumer_service
 from services.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return consumer_service(
-        name="escalation", handlers=lambda ctx: flows.handlers(), workers=[run_scheduler], settings=settings
+        name="escalation",
+        handlers=lambda ctx: subscribers.handlers(),
+        workers=[run_scheduler],
+        settings=settings,
     )

@@ -11,18 +11,26 @@ from fastapi_offline import FastAPIOffline
 from intake.views import router
 from services.db.pool import create_pool
 from services.http.errors import install_error_handlers
+from services.http.guards import install_request_guards
+from services.identity.middleware import Authentication
+from services.identity.verifier import TokenVerifier
+from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
 from services.runtime.service_app import add_ops_routes
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, service_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    s = service_settings(settings or get_settings())
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        s = settings or get_settings()
         configure_logging("intake", s.log_level)
-        assert s.database_url, "GRIDCASE_DATABASE_URL is not set"
+        app.state.settings = s
         app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
+        app.state.verifier = TokenVerifier(
+            app.state.pool, CatalogCache(app.state.pool), ttl_s=s.token_cache_s
+        )
         try:
             yield
         finally:
@@ -31,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
     app = FastAPIOffline(title="Gridcase intake", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    install_request_guards(app, max_body_bytes=s.max_body_bytes)
+    app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
     app.include_router(router)
 
     async def check() -> None:

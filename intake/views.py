@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from intake.service import REPORTS, mark_rejected, open_case, store_raw
+from intake.service import REPORTS, check_channel, mark_rejected, open_case, store_raw
+from schemas.access import Permission
 from schemas.api import ReportAccepted, ReportIn
+from schemas.identity import Principal
 from services.http.errors import error_response, field_errors
+from services.identity.dependencies import require
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
-
-MAX_BODY = 64 * 1024
 
 
 @router.post(
@@ -26,11 +28,11 @@ MAX_BODY = 64 * 1024
     },
     summary="上报案件 Take in a report",
 )
-async def post_report(request: Request) -> JSONResponse:
+async def post_report(
+    request: Request, principal: Annotated[Principal, require(Permission.CASE_REPORT)]
+) -> JSONResponse:
     pool = request.app.state.pool
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return error_response(413, "payload_too_large", f"请求内容超过{MAX_BODY // 1024}KB上限")
+    body = await request.body()  # the size limit is enforced while reading (services/http/guards.py)
     channel_hint = None
     try:
         decoded = json.loads(body)
@@ -39,7 +41,11 @@ async def post_report(request: Request) -> JSONResponse:
     except (ValueError, UnicodeDecodeError):
         decoded = None
     raw_id = await store_raw(
-        pool, body=body, content_type=request.headers.get("content-type"), channel=channel_hint
+        pool,
+        body=body,
+        content_type=request.headers.get("content-type"),
+        channel=channel_hint,
+        submitted_by=principal.subject,
     )
     if decoded is None:
         REPORTS.labels("unknown", "rejected").inc()
@@ -54,7 +60,11 @@ async def post_report(request: Request) -> JSONResponse:
         return error_response(
             422, "validation_error", "上报内容有误，请检查以下字段", fields=fields, details={"raw_id": raw_id}
         )
-    created = await open_case(pool, raw_id=raw_id, report=report)
+    refusal = check_channel(principal, report.channel)
+    if refusal:
+        await mark_rejected(pool, raw_id=raw_id, error={"error": "channel_forbidden"})
+        return error_response(403, "channel_forbidden", refusal, details={"raw_id": raw_id})
+    created = await open_case(pool, raw_id=raw_id, report=report, principal=principal)
     accepted = ReportAccepted(
         case_id=created.case_id, case_no=created.case_no, duplicate_of_request=not created.created
     )

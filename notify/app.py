@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from notify import flows
+from notify import subscribers, workers
 from services.runtime.service_app import ServiceContext, consumer_service
 from services.settings import Settings
 
@@ -15,11 +15,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     wake = asyncio.Event()
 
     async def deliverer(ctx: ServiceContext) -> None:
-        await flows.run_deliverer(ctx, wake)
+        await workers.run_deliverer(ctx, wake)
 
     return consumer_service(
         name="notify",
-        handlers=lambda ctx: flows.handlers(ctx, wake),
+        handlers=lambda ctx: subscribers.handlers(ctx, wake),
         workers=[deliverer],
         settings=settings,
     )

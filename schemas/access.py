@@ -21,6 +21,7 @@ class Permission(StrEnum):
     # cases
     CASE_READ = "case.read"  # list and detail (summary: status, category, grid, deadlines, timeline)
     CASE_READ_DETAILS = "case.read_details"  # exact coordinates and the free-text description
+    CASE_READ_INTERNAL = "case.read_internal"  # who handled it (staff names) and notifications
     CASE_REVEAL = "case.reveal"  # residents' contact data in clear, with a reason; audited
     CASE_REPORT = "case.report"  # submit a report
     CASE_ACT = "case.act"  # the actions route; the concrete action's permission decides
@@ -54,6 +55,7 @@ class Permission(StrEnum):
 PERMISSION_LABELS: dict[Permission, str] = {
     Permission.CASE_READ: "查看案件",
     Permission.CASE_READ_DETAILS: "查看案件描述与精确位置",
+    Permission.CASE_READ_INTERNAL: "查看办理过程",
     Permission.CASE_REVEAL: "查看居民联系方式",
     Permission.CASE_REPORT: "上报案件",
     Permission.CASE_ACT: "办理案件",
@@ -116,6 +118,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     **_STAFF,
     # admin: accounts, tokens, reference data, settings, the platform; cases in summary only
     (R.ADMIN, P.CASE_READ): S.AREA,
+    (R.ADMIN, P.CASE_READ_INTERNAL): S.AREA,
     (R.ADMIN, P.REFERENCE_WRITE): S.GLOBAL,
     (R.ADMIN, P.USERS_MANAGE): S.GLOBAL,
     (R.ADMIN, P.TOKENS_MANAGE): S.GLOBAL,
@@ -125,6 +128,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     # operator (command centre): everything the centre does with a case, in its area
     (R.OPERATOR, P.CASE_READ): S.AREA,
     (R.OPERATOR, P.CASE_READ_DETAILS): S.AREA,
+    (R.OPERATOR, P.CASE_READ_INTERNAL): S.AREA,
     (R.OPERATOR, P.CASE_REVEAL): S.AREA,
     (R.OPERATOR, P.CASE_REPORT): S.GLOBAL,
     (R.OPERATOR, P.CASE_DISPATCH): S.AREA,
@@ -139,10 +143,12 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.OPERATOR, P.CASE_MARK_DUPLICATE): S.AREA,
     # leader: reads everything in the area, supervises, reads the audit log of the area's cases
     (R.LEADER, P.CASE_READ): S.AREA,
+    (R.LEADER, P.CASE_READ_INTERNAL): S.AREA,
     (R.LEADER, P.AUDIT_READ): S.AREA,
     # department: the cases it leads or assists on
     (R.DEPARTMENT, P.CASE_READ): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_READ_DETAILS): S.DEPARTMENT,
+    (R.DEPARTMENT, P.CASE_READ_INTERNAL): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_REVEAL): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_SIGN): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_RETURN): S.DEPARTMENT,
@@ -152,6 +158,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     # grid worker: their own grids; reports and the on-site check (核查)
     (R.GRID_WORKER, P.CASE_READ): S.AREA,
     (R.GRID_WORKER, P.CASE_READ_DETAILS): S.AREA,
+    (R.GRID_WORKER, P.CASE_READ_INTERNAL): S.AREA,
     (R.GRID_WORKER, P.CASE_REPORT): S.GLOBAL,
     (R.GRID_WORKER, P.CASE_CLOSE): S.AREA,
     (R.GRID_WORKER, P.CASE_REWORK): S.AREA,
@@ -227,9 +234,9 @@ def decide(principal: Principal, permission: Permission, case: CaseFacts | None 
         )
     if not in_area(principal, case):
         return Decision(False, f"该案件不在您的管辖范围（{principal.area_label or '指定区域'}）内")
-    if scope is S.DEPARTMENT and principal.department_code not in (
-        case.department_code,
-        *case.assist_department_codes,
+    if scope is S.DEPARTMENT and (
+        principal.department_code is None
+        or principal.department_code not in (case.department_code, *case.assist_department_codes)
     ):
         return Decision(False, f"该案件不由本部门（{principal.unit}）承办或协办")
     return ALLOW

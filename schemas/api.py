@@ -52,6 +52,7 @@ class Reporter(BaseModel):
 
     name: str | None = Field(default=None, max_length=50)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
+    id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$", description="身份证号")
 
 
 class ReportIn(BaseModel):
@@ -87,12 +88,13 @@ class ReportAccepted(BaseModel):
 
 
 class ActionIn(BaseModel):
-    """A department's or operator's action on a case (POST /api/v1/cases/{id}/actions)."""
+    """A department's or operator's action on a case (POST /api/v1/cases/{id}/actions).
+
+    The actor is the signed-in identity; a body that names one is refused (unknown field)."""
 
     model_config = ConfigDict(extra="forbid")
 
     action: str
-    actor: str = Field(default="operator:console", max_length=100)
     note: str | None = Field(default=None, max_length=2000)
     department_code: str | None = None  # for dispatch / redispatch by an operator
 

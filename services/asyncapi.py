@@ -11,17 +11,17 @@ from typing import Any, cast
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
-from dispatch.flows import handlers as dispatch_handlers
-from escalation.flows import handlers as escalation_handlers
+from dispatch.subscribers import handlers as dispatch_handlers
+from escalation.subscribers import handlers as escalation_handlers
 from schemas.events import EventEnvelope
 from schemas.topics import CASE_EVENTS, DEAD_LETTERS
 from services.messaging.broker import make_broker
 from services.messaging.consumer import IdempotentConsumer
-from services.settings import Settings
+from services.settings import BrokerSettings
 
 
 def build() -> FastStream:
-    settings = Settings(kafka_bootstrap="kafka:9092")
+    settings = BrokerSettings(database_url="postgresql://docs", kafka_bootstrap="kafka:9092")
     broker = make_broker(settings, client_id="gridcase-docs")
     notify_types = ("case.dispatched", "case.escalated", "case.overdue", "case.triaged")
     consumers: dict[str, dict[str, Any]] = {

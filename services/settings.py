@@ -66,6 +66,12 @@ class ServiceSettings(Settings):
     database_url: str
 
 
+class BrokerSettings(ServiceSettings):
+    """A service that consumes or publishes events also needs the broker."""
+
+    kafka_bootstrap: str
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
@@ -77,4 +83,13 @@ def service_settings(settings: Settings | None = None) -> ServiceSettings:
         return settings
     if settings is not None:
         return ServiceSettings.model_validate(settings.model_dump())
-    return ServiceSettings()
+    return ServiceSettings()  # type: ignore[call-arg]  # read from the environment
+
+
+def broker_settings(settings: Settings | None = None) -> BrokerSettings:
+    """Validated settings of a process that talks to Kafka; a missing GRIDCASE_KAFKA_BOOTSTRAP fails here."""
+    if isinstance(settings, BrokerSettings):
+        return settings
+    if settings is not None:
+        return BrokerSettings.model_validate(settings.model_dump())
+    return BrokerSettings()  # type: ignore[call-arg]  # read from the environment

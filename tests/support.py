@@ -21,6 +21,12 @@ import httpx
 
 T = TypeVar("T")
 
+# Credentials the tests use; test_zz_secrets_in_logs checks none of them reached a log line.
+ADMIN_PASSWORD = "Admin-Test-2026!"
+WEBHOOK_SECRET = "hook-secret-4f9a1c"
+SECRETS: set[str] = set()
+TOKENS: dict[str, str] = {}  # role -> bearer token, filled by the `tokens` fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = json.loads((ROOT / "services/reference/data/demo_district.geojson").read_text(encoding="utf-8"))
 SAMPLE_POINTS: dict[str, list[float]] = DEMO["gridcase_sample_points"]
@@ -79,6 +85,13 @@ class Webhook:
     def url(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    @property
+    def url_with_secrets(self) -> str:
+        """The same receiver, with credentials in the URL as real webhook targets carry them."""
+        assert self.server is not None
+        port = self.server.server_address[1]
+        return f"http://hook:{WEBHOOK_SECRET}@127.0.0.1:{port}/hook?access_token={WEBHOOK_SECRET}"
 
     def start(self) -> None:
         hook = self

@@ -1,38 +1,55 @@
-"""The command-centre console (`gridcase run console`): the page, the read API and operators' actions."""
+"""The command-centre console (`gridcase run console`): the sign-in page, the console page, the
+read API, operators' and departments' actions, and identity (sign-in, accounts, tokens, audit)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 from importlib import resources
+from typing import Annotated
 
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from intake.views import router as intake_router
+from schemas.access import Permission
+from schemas.identity import Principal
 from services.console.stream import CaseEventFeed
 from services.console.views import proxy_router, router
 from services.db.pool import create_pool
-from services.http.errors import install_error_handlers
+from services.http.errors import NotFound, install_error_handlers
+from services.http.guards import install_request_guards
+from services.identity.dependencies import require
+from services.identity.endpoints import router as identity_router
+from services.identity.middleware import Authentication
+from services.identity.verifier import TokenVerifier
 from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
 from services.runtime.service_app import add_ops_routes
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, service_settings
 
 STATIC = resources.files("services.console") / "static"
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    s = service_settings(settings or get_settings())
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        s = settings or get_settings()
         configure_logging("console", s.log_level)
-        assert s.database_url, "GRIDCASE_DATABASE_URL is not set"
+        app.state.settings = s
         app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
         app.state.catalogs = CatalogCache(app.state.pool)
+        app.state.verifier = TokenVerifier(app.state.pool, app.state.catalogs, ttl_s=s.token_cache_s)
         app.state.feed = CaseEventFeed(s.database_url)
         app.state.feed.start()
         app.state.intake = (
@@ -51,18 +68,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
     app = FastAPIOffline(title="Gridcase 网格化管理指挥中心", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    install_request_guards(app, max_body_bytes=s.max_body_bytes)
+    # Outermost: nothing below runs for a request without a valid identity (public paths aside).
+    app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
+    app.include_router(identity_router)
     app.include_router(router)
     # The public port takes reports too. With no separate intake service named, the console runs the
     # intake code in-process (same transaction path, no extra HTTP hop); otherwise it forwards.
-    app.include_router(proxy_router if (settings or get_settings()).intake_url else intake_router)
-    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(proxy_router if s.intake_url else intake_router)
+
+    def page(name: str) -> FileResponse:
+        return FileResponse(str(STATIC / name), media_type=_MEDIA_TYPES[".html"], headers=_NO_STORE)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page() -> FileResponse:
+        return page("login.html")
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(str(STATIC / "index.html"), media_type="text/html; charset=utf-8")
+    async def index(_: Annotated[Principal, require(Permission.SESSION)]) -> FileResponse:
+        return page("index.html")
+
+    # Static files by name from one folder; the middleware lets only the sign-in page's through unsigned.
+    files = {p.name for p in STATIC.iterdir() if p.is_file()}
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> FileResponse:
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        if name not in files or suffix not in _MEDIA_TYPES:
+            raise NotFound("文件不存在")
+        return FileResponse(str(STATIC / name), media_type=_MEDIA_TYPES[suffix])
 
     async def check() -> None:
         await app.state.pool.fetchval("SELECT 1")
 
     add_ops_routes(app, name="console", check=check)
     return app
+
+
+_NO_STORE = {"Cache-Control": "no-store"}

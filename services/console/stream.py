@@ -7,19 +7,33 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 
+from schemas.access import CaseFacts, Permission, decide
+from schemas.identity import Principal
+from services.console.access import FACT_COLUMNS, facts_of
 from services.db.pool import connect
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
+class _Subscriber:
+    principal: Principal
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+
 class CaseEventFeed:
+    """Each browser gets the events of the cases its signed-in person may see, nothing else."""
+
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
-        self._subscribers: set[asyncio.Queue[str]] = set()
+        self._subscribers: set[_Subscriber] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -63,21 +77,43 @@ class CaseEventFeed:
             if not rows:
                 continue
             last = rows[-1]["id"]
+            facts = await self._facts(conn, {r["key"] for r in rows})
             for r in rows:
+                case = facts.get(r["key"])
+                if case is None:
+                    continue
                 message = f"event: case\ndata: {json.dumps({'case_id': r['key'], 'type': r['type']})}\n\n"
-                for q in list(self._subscribers):
-                    if q.qsize() < 1000:  # a stalled browser must not grow memory without bound
-                        q.put_nowait(message)
+                for sub in list(self._subscribers):
+                    # a stalled browser must not grow memory without bound
+                    if sub.queue.qsize() < 1000 and decide(sub.principal, Permission.CASE_READ, case):
+                        sub.queue.put_nowait(message)
 
-    async def subscribe(self) -> AsyncIterator[str]:
-        q: asyncio.Queue[str] = asyncio.Queue()
-        self._subscribers.add(q)
+    @staticmethod
+    async def _facts(conn: asyncpg.Connection, keys: set[str]) -> dict[str, CaseFacts]:
+        ids = []
+        for key in keys:
+            try:
+                ids.append(uuid.UUID(key))
+            except ValueError:
+                continue
+        rows = await conn.fetch(f"SELECT id, {FACT_COLUMNS} FROM cases WHERE id = ANY($1::uuid[])", ids)
+        return {str(r["id"]): facts_of(r) for r in rows}
+
+    async def subscribe(self, principal: Principal) -> AsyncIterator[str]:
+        sub = _Subscriber(principal)
+        self._subscribers.add(sub)
         try:
             yield "retry: 2000\n\n"
             while True:
+                if principal.expires_at is not None and principal.expires_at < _utcnow():
+                    return  # the sign-in expired: the browser reconnects and is sent to sign in
                 try:
-                    yield await asyncio.wait_for(q.get(), 15.0)
+                    yield await asyncio.wait_for(sub.queue.get(), 15.0)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
         finally:
-            self._subscribers.discard(q)
+            self._subscribers.discard(sub)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -28,7 +28,8 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwar
     pool = await asyncpg.create_pool(
         asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
     )
-    assert pool is not None
+    if pool is None:  # asyncpg returns None only when awaited oddly; never in practice
+        raise RuntimeError("could not create a database pool")
     return pool
 
 

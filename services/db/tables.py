@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -88,6 +88,7 @@ raw_inbound = Table(
     Column("outcome", Text, nullable=False, server_default="received"),  # received|accepted|rejected
     Column("error", JSONB, nullable=True),
     Column("case_id", UUID(as_uuid=True), nullable=True),
+    Column("submitted_by", Text, nullable=True),  # the signed-in identity that sent it
 )
 
 case_no_seq = Sequence("case_no_seq", metadata=metadata)
@@ -111,6 +112,10 @@ cases = Table(
     Column("address", Text, nullable=True),
     Column("reporter_name", Text, nullable=True),
     Column("reporter_phone", Text, nullable=True),
+    Column("reporter_id_number", Text, nullable=True),
+    # The identity that submitted it (user:<name> / token:<id>): a feed reads back its own cases.
+    Column("submitted_by", Text, nullable=True),
+    Column("assist_department_codes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("triage_reason", Text, nullable=True),
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
@@ -120,6 +125,9 @@ cases = Table(
     UniqueConstraint("channel", "external_id", name="uq_cases_channel_external_id"),
     Index("ix_cases_status_updated", "status", "updated_at"),
     Index("ix_cases_updated_at", "updated_at"),
+    Index("ix_cases_submitted_by", "submitted_by", "updated_at"),
+    Index("ix_cases_department_updated", "department_code", "updated_at"),
+    Index("ix_cases_grid_updated", "grid_code", "updated_at"),
 )
 
 case_events = Table(
@@ -131,6 +139,8 @@ case_events = Table(
     Column("type", Text, nullable=False),
     Column("occurred_at", TS, nullable=False),
     Column("actor", Text, nullable=False),
+    Column("actor_name", Text, nullable=True),  # as people read it, at the time: 王敏
+    Column("actor_unit", Text, nullable=True),  # 区网格化管理指挥中心
     Column("status", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
     UniqueConstraint("case_id", "seq", name="uq_case_events_case_id_seq"),
@@ -223,4 +233,83 @@ notifications = Table(
     UniqueConstraint("trigger_event_id", "channel", name="uq_notifications_trigger_channel"),
     Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("ix_notifications_case", "case_id"),
+)
+
+# --- identity and access ----------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("username", Text, nullable=False, unique=True),  # stored lower-case
+    Column("display_name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("role", Text, nullable=False),
+    Column("department_code", Text, ForeignKey("departments.code"), nullable=True),
+    Column("area_codes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("channel", Text, nullable=True),  # feed accounts: their one channel
+    Column("disabled_at", TS, nullable=True),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),  # wrong passwords in a row
+    Column("throttled_until", TS, nullable=True),
+    Column("locked_until", TS, nullable=True),
+    Column("password_changed_at", TS, nullable=False, server_default=func.now()),
+    Column("last_login_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+)
+
+# A sign-in: the token is given to the client once and stored here only as its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),  # cookie (the console) | bearer (API clients)
+    Column("csrf_token", Text, nullable=True),  # cookie sessions: sent back in X-CSRF-Token
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Column("client_ip", Text, nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+# API tokens of feeds and department systems; shown once, stored as SHA-256.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),  # the first characters, to recognise a token in a list
+    Column("role", Text, nullable=False),
+    Column("channel", Text, nullable=True),
+    Column("department_code", Text, ForeignKey("departments.code"), nullable=True),
+    Column("area_codes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("expires_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+)
+
+# Who looked at residents' personal data, and every change to accounts, tokens and reference data.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", TS, nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("actor_name", Text, nullable=True),
+    Column("actor_role", Text, nullable=True),
+    Column("action", Text, nullable=False),  # case.reveal | user.create | token.revoke | category.update …
+    Column("case_id", UUID(as_uuid=True), nullable=True),
+    Column("grid_code", Text, nullable=True),  # the case's grid then: leaders read their area's entries
+    Column("target", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("client_ip", Text, nullable=True),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_case", "case_id"),
 )

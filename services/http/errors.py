@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.api import ErrorBody, FieldError
+from schemas.states import IllegalTransition
+from services.ledger.service import CaseNotFound
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,54 @@ def error_response(
     return JSONResponse(status_code=http_status, content=body.model_dump(mode="json"))
 
 
+class ApiError(Exception):
+    """A typed refusal: raised anywhere below a route, answered by the one handler below."""
+
+    status: int = 400
+    error: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        fields: list[FieldError] | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error = error or self.error
+        self.fields = fields or []
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class Unauthenticated(ApiError):
+    status, error = 401, "unauthenticated"
+
+
+class Forbidden(ApiError):
+    status, error = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, error = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, error = 409, "conflict"
+
+
+class Invalid(ApiError):
+    """422 for one field: ``Invalid(field, reason)``."""
+
+    status, error = 422, "validation_error"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason, fields=[FieldError(field=field, reason=reason)])
+
+
 def validation_response(exc: ValidationError | RequestValidationError) -> JSONResponse:
     return error_response(
         422, "validation_error", "请求内容有误，请检查以下字段", fields=field_errors(list(exc.errors()))
@@ -70,6 +120,29 @@ def validation_response(exc: ValidationError | RequestValidationError) -> JSONRe
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        response = error_response(exc.status, exc.error, exc.message, fields=exc.fields, details=exc.details)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return error_response(
+            409,
+            "illegal_transition",
+            exc.message,
+            details={
+                "status": exc.status.value,
+                "action": exc.action.value,
+                "allowed_actions": [a.value for a in exc.allowed],
+            },
+        )
+
+    @app.exception_handler(CaseNotFound)
+    async def _case_not_found(_: Request, exc: CaseNotFound) -> JSONResponse:
+        return error_response(404, "case_not_found", "案件不存在或无权查看")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_response(exc)
@@ -77,9 +150,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "资源不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
+        codes = {413: "payload_too_large", 415: "unsupported_media_type"}
         detail = exc.detail if isinstance(exc.detail, str) else None
         return error_response(
-            exc.status_code, "http_error", detail or messages.get(exc.status_code, "请求有误")
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            detail or messages.get(exc.status_code, "请求有误"),
         )
 
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:

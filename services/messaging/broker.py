@@ -8,11 +8,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from services.settings import Settings
+from services.settings import BrokerSettings
 
 
-def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
-    assert settings.kafka_bootstrap, "GRIDCASE_KAFKA_BOOTSTRAP is not set"
+def make_broker(settings: BrokerSettings, *, client_id: str) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id,

@@ -25,7 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from schemas.topics import ALL_TOPICS
 from services.db.pool import connect, create_pool
 from services.messaging.topics import ensure_topics
-from services.settings import Settings
+from services.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ class BrokerReset(Exception):
 
 
 class OutboxRelay:
-    def __init__(self, settings: Settings) -> None:
-        assert settings.database_url and settings.kafka_bootstrap
+    def __init__(self, settings: BrokerSettings) -> None:
         self.settings = settings
         self._wake = asyncio.Event()
         self._high: dict[tuple[str, int], int] = {}
@@ -83,7 +82,6 @@ class OutboxRelay:
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         s = self.settings
-        assert s.database_url and s.kafka_bootstrap
         lock_conn = await connect(s.database_url)
         try:
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LOCK_KEY):

@@ -8,13 +8,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas.topics import ALL_TOPICS
-from services.settings import Settings
+from services.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: Settings) -> None:
-    assert settings.kafka_bootstrap, "GRIDCASE_KAFKA_BOOTSTRAP is not set"
+async def ensure_topics(settings: BrokerSettings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="gridcase-admin")
     await admin.start()
     try:

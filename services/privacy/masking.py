@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"\d")
+# In free text: ID card numbers (18), mobile numbers (11, 1[3-9]…), landlines (0xx-xxxxxxxx).
+_ID_IN_TEXT = re.compile(r"(?<![0-9])[1-9]\d{5}(?:19|20)\d{2}[01]\d[0-3]\d{4}[0-9Xx](?![0-9])")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
+_LANDLINE_IN_TEXT = re.compile(r"(?<![0-9])0\d{2,3}-\d{7,8}(?![0-9])")
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -41,3 +45,12 @@ def mask_id_number(id_number: str | None) -> str | None:
     if len(id_number) <= 7:
         return "*" * len(id_number)
     return f"{id_number[:3]}{'*' * (len(id_number) - 7)}{id_number[-4:]}"
+
+
+def mask_free_text(text: str | None) -> str | None:
+    """Residents write their numbers into descriptions ("请回电13800138000"): mask those in place."""
+    if not text:
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()) or "", text)
+    text = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group()) or "", text)
+    return _LANDLINE_IN_TEXT.sub(lambda m: m.group()[:4] + "****" + m.group()[-2:], text)

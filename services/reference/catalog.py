@@ -85,6 +85,21 @@ class Catalog:
         area = self.areas.get(code) if code else None
         return area.name if area else None
 
+    def grids_under(self, codes: list[str] | tuple[str, ...]) -> frozenset[str]:
+        """Every grid inside the given areas (a grid counts as inside itself); unknown codes add none."""
+        wanted = set(codes)
+        grids = set()
+        for area in self.areas.values():
+            if area.level != "grid":
+                continue
+            node: Area | None = area
+            while node is not None:
+                if node.code in wanted:
+                    grids.add(area.code)
+                    break
+                node = self.areas.get(node.parent_code) if node.parent_code else None
+        return frozenset(grids)
+
 
 class CatalogCache:
     """A Catalog refreshed at most every ``ttl_s`` seconds."""

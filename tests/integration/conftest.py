@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from services.db.pool import create_pool
-from tests.support import GRIDS, System, Webhook, wait_for
+from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
+from tests.support import ADMIN_PASSWORD, GRIDS, SECRETS, TOKENS, WEBHOOK_SECRET, System, Webhook, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,9 @@ def system(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterat
     sys_ = System(
         home=home,
         env={
-            "GRIDCASE_NOTIFY_WEBHOOK_URL": webhook.url,
+            # Credentials in the URL and the query: the log scan checks neither reaches a log line.
+            "GRIDCASE_NOTIFY_WEBHOOK_URL": webhook.url_with_secrets,
+            "GRIDCASE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "GRIDCASE_ESCALATION_POLL_S": "0.2",
             "GRIDCASE_LOG_LEVEL": "INFO",
         },
@@ -46,10 +49,44 @@ async def db(system: System) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tokens(system: System) -> dict[str, str]:
+    """A bearer token per role (the demo accounts, and `admin`), signed in through the API."""
+    SECRETS.update({ADMIN_PASSWORD, DEMO_PASSWORD, WEBHOOK_SECRET})
+    accounts = {a.role.value: a.username for a in DEMO_ACCOUNTS} | {"admin": "admin"}
+    for role, username in accounts.items():
+        password = ADMIN_PASSWORD if role == "admin" else DEMO_PASSWORD
+        r = httpx.post(
+            f"{system.http}/api/v1/auth/login", json={"username": username, "password": password}, timeout=30
+        )
+        assert r.status_code == 200, r.text
+        TOKENS[role] = r.json()["access_token"]
+        SECRETS.add(TOKENS[role])
+    return TOKENS
+
+
+def client_for(system: System, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=system.http, timeout=10.0, headers=headers)
+
+
 @pytest.fixture
-async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.http, timeout=10.0) as client:
+async def api(system: System, tokens: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The command centre's operator (most tests act as one)."""
+    async with client_for(system, tokens["operator"]) as client:
         yield client
+
+
+@pytest.fixture
+async def as_role(system: System, tokens: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """A client per role: admin, operator, department, grid_worker, leader, feed; and `anonymous`."""
+    clients = {role: client_for(system, token) for role, token in tokens.items()}
+    clients["anonymous"] = client_for(system, None)
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.aclose()
 
 
 def report(**overrides: Any) -> dict[str, Any]:
@@ -64,11 +101,26 @@ def report(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+# Who reports on each channel: grid workers use the app, the hotline feed its own channel, the
+# command centre enters the rest.
+CHANNEL_REPORTERS = {"app": "grid_worker", "hotline": "feed"}
+
+
+def role_headers(role: str) -> dict[str, str]:
+    """Speak as another role on the same client, for one request."""
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def reporter_headers(channel: str) -> dict[str, str]:
+    return role_headers(CHANNEL_REPORTERS.get(channel, "operator"))
+
+
 async def post_report(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
-    r = await api.post("/api/v1/reports", json=report(**overrides))
+    body = report(**overrides)
+    r = await api.post("/api/v1/reports", json=body, headers=reporter_headers(body["channel"]))
     assert r.status_code == 202, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    accepted: dict[str, Any] = r.json()
+    return accepted
 
 
 async def case_in_status(

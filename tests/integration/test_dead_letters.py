@@ -9,6 +9,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.topics import CASE_EVENTS, DEAD_LETTERS
+from tests.integration.conftest import role_headers
 from tests.support import System, wait_for
 
 
@@ -35,7 +36,7 @@ async def test_unparseable_event_is_dead_lettered_with_reason_and_replayable(
     assert [r["consumer"] for r in rows] == ["dispatch", "escalation", "notify"]
     assert all("unparseable event" in r["reason"] for r in rows)
 
-    listed = (await api.get("/api/v1/dead-letters")).json()
+    listed = (await api.get("/api/v1/dead-letters", headers=role_headers("admin"))).json()
     assert any(d["key"] == marker for d in listed)
 
     # The dead-letter topic carries it too, with the reason in a header.
@@ -61,7 +62,9 @@ async def test_unparseable_event_is_dead_lettered_with_reason_and_replayable(
         await consumer.stop()
 
     first = rows[0]["id"]
-    replay = await api.post(f"/api/v1/dead-letters/{first}/replay")
+    replay = await api.post(f"/api/v1/dead-letters/{first}/replay", headers=role_headers("admin"))
     assert replay.status_code == 200
     assert await db.fetchval("SELECT replayed_at IS NOT NULL FROM dead_letters WHERE id = $1", first)
-    assert (await api.post("/api/v1/dead-letters/999999999/replay")).status_code == 404
+    assert (
+        await api.post("/api/v1/dead-letters/999999999/replay", headers=role_headers("admin"))
+    ).status_code == 404

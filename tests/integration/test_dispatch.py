@@ -87,13 +87,16 @@ async def test_operator_dispatches_a_triaged_case_by_hand(api: httpx.AsyncClient
 
     r = await api.post(
         f"/api/v1/cases/{accepted['case_id']}/actions",
-        json={"action": "dispatch", "department_code": "HB", "actor": "operator:zhangsan"},
+        json={"action": "dispatch", "department_code": "HB"},
     )
 
     assert r.status_code == 200, r.text
     case = await case_in_status(api, accepted["case_id"], "dispatched")
     assert case["department_code"] == "HB"
-    assert any(e["type"] == "case.dispatched" and e["actor"] == "operator:zhangsan" for e in case["events"])
+    # The actor is the signed-in operator, with their unit.
+    dispatched = next(e for e in case["events"] if e["type"] == "case.dispatched")
+    assert dispatched["actor"] == "user:demo-operator"
+    assert dispatched["actor_label"] == "王敏（区网格化管理指挥中心）"
 
 
 async def test_console_lists_dispatched_case_and_serves_the_page(api: httpx.AsyncClient) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from escalation.flows import escalate_due
-from tests.integration.conftest import case_in_status, post_report
+from escalation.service import escalate_due
+from tests.integration.conftest import case_in_status, post_report, role_headers
 from tests.support import Webhook, wait_for
 
 # 0701 特殊人群关爱求助 starts at grid level; only this module changes its limit.
@@ -20,7 +20,9 @@ CATEGORY = "0701"
 async def test_short_time_limit_escalates_up_the_ladder(
     api: httpx.AsyncClient, db: asyncpg.Pool, webhook: Webhook
 ) -> None:
-    r = await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "2s"})
+    r = await api.patch(
+        f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "2s"}, headers=role_headers("admin")
+    )
     assert r.status_code == 200, r.text
     case_id = (await post_report(api, category_code=CATEGORY, description="独居老人摔倒，需要上门查看"))[
         "case_id"
@@ -49,13 +51,19 @@ async def test_short_time_limit_escalates_up_the_ladder(
 
 
 async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
-    await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "3s"})
+    await api.patch(
+        f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "3s"}, headers=role_headers("admin")
+    )
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
     for action in ("sign", "resolve"):
         assert (
-            await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action})
+            await api.post(
+                f"/api/v1/cases/{case_id}/actions",
+                json={"action": action},
+                headers=role_headers("department"),
+            )
         ).status_code == 200
 
     async def stopped() -> bool:
@@ -72,7 +80,9 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
 async def test_a_deadline_fires_once_with_competing_schedulers(
     api: httpx.AsyncClient, db: asyncpg.Pool
 ) -> None:
-    await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "1h"})
+    await api.patch(
+        f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "1h"}, headers=role_headers("admin")
+    )
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
     await db.execute(
@@ -93,9 +103,13 @@ async def test_a_deadline_fires_once_with_competing_schedulers(
 
 
 async def test_invalid_time_limit_is_refused(api: httpx.AsyncClient) -> None:
-    r = await api.patch(f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "soon"})
+    r = await api.patch(
+        f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "soon"}, headers=role_headers("admin")
+    )
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "handle_limit"
-    assert (await api.patch("/api/v1/categories/0000", json={"handle_limit": "1h"})).status_code == 404
+    assert (
+        await api.patch("/api/v1/categories/0000", json={"handle_limit": "1h"}, headers=role_headers("admin"))
+    ).status_code == 404
 
 
 async def _past_due(db: asyncpg.Pool, case_id: str) -> bool:

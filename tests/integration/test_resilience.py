@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.integration.conftest import report
+from tests.integration.conftest import report, reporter_headers, role_headers
 from tests.support import GRIDS, System, Webhook, wait_for
 
 
@@ -26,7 +26,7 @@ async def _post_paced(system: System, run: str, n: int, rate: float) -> list[str
             body = report(external_id=f"{run}-{i}", grid_code=GRIDS[i % len(GRIDS)], category_code="0103")
             for _attempt in range(50):
                 try:
-                    r = await client.post("/api/v1/reports", json=body)
+                    r = await client.post("/api/v1/reports", json=body, headers=reporter_headers("app"))
                     if r.status_code == 202:
                         ids.append(r.json()["case_id"])
                         break
@@ -145,7 +145,10 @@ async def test_embedded_broker_crash_is_recovered(system: System, db: asyncpg.Po
 async def _relay_metric(system: System, name: str) -> float:
     async with httpx.AsyncClient() as client:
         text = (
-            await client.get(f"http://127.0.0.1:{system.state()['services']['relay']['port']}/metrics")
+            await client.get(
+                f"http://127.0.0.1:{system.state()['services']['relay']['port']}/metrics",
+                headers=role_headers("admin"),
+            )
         ).text
     for line in text.splitlines():
         if line.startswith(name + " "):

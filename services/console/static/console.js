@@ -17,10 +17,16 @@
     detail: (id) => `/api/v1/cases/${encodeURIComponent(id)}`,
     grids: '/api/v1/grids',
     stream: '/api/v1/stream',
+    me: '/api/v1/auth/me',
+    logout: '/api/v1/auth/logout',
+    reveal: (id) => `/api/v1/cases/${encodeURIComponent(id)}/reveal`,
   };
 
   const REFRESH_DEBOUNCE_MS = 300;
   const POLL_INTERVAL_MS = 3000;
+  const POLL_NO_LIVE_MS = 10000; // accounts without the live feed refresh on a timer
+  const LIVE_PERMISSION = 'live_feed.read';
+  const SESSION_CHECK_MIN_MS = 5000; // at most one /auth/me check per this after stream errors
   const TICK_MS = 30000; // re-evaluate deadline lights
   const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000; // Asia/Shanghai is UTC+8, no DST since 1991
 
@@ -79,6 +85,11 @@
       return s(p.error) ? `${who}（${s(p.error)}）` : who;
     },
   };
+  const DESCRIPTION_HIDDEN = '（无权查看案件描述）';
+  const LOCATION_HIDDEN = '（无权查看精确位置）';
+  const REASON_MIN = 2;
+  const REASON_MAX = 200;
+
   const SUMMARY_FALLBACK_KEYS = ['summary', 'note', 'reason_label', 'reason', 'result', 'comment'];
 
   // ---------------------------------------------------------------------
@@ -253,23 +264,188 @@
     ]);
   }
 
+  /** A non-2xx answer; error bodies are {"error", "message" (Chinese), "fields", "details"}. */
   class HttpError extends Error {
-    constructor(status) {
+    constructor(status, body) {
+      const b = body && typeof body === 'object' && !Array.isArray(body) ? body : {};
       super(`HTTP ${status}`);
       this.status = status;
+      this.code = s(b.error);
+      this.serverMessage = s(b.message);
+      this.details = b.details && typeof b.details === 'object' ? b.details : {};
     }
   }
 
-  async function fetchJSON(url) {
-    const res = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
-    if (!res.ok) throw new HttpError(res.status);
+  /** Thrown after a 401: the page is on its way to /login and callers just stop. */
+  class SignedOut extends Error {}
+
+  // ---------------------------------------------------------------------
+  // Session: who is signed in, CSRF token, redirect to /login
+  // ---------------------------------------------------------------------
+
+  const auth = {
+    me: null, // last /auth/me answer
+    csrf: null,
+    permissions: null, // Set of permission codes, or null while unknown
+    mePromise: null,
+    redirecting: false,
+    expiryTimer: null,
+  };
+
+  function loginUrl() {
+    return `/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`;
+  }
+
+  /** Leave for the sign-in page (once), stopping everything that would still fetch. */
+  function leave(url) {
+    if (auth.redirecting) return;
+    auth.redirecting = true;
+    stopLive();
+    location.replace(url);
+  }
+
+  const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+  /**
+   * Every call to the API goes through here: same-origin cookies, JSON, the CSRF
+   * header on state-changing methods, and any 401 sends the page to /login.
+   * A 403 csrf_failed (token rotated) is retried once with a fresh token.
+   */
+  async function api(url, { method = 'GET', body, on401 = 'redirect', retried = false } = {}) {
+    if (auth.redirecting) throw new SignedOut();
+    const unsafe = UNSAFE_METHODS.has(method);
+    const headers = { Accept: 'application/json' };
+    if (unsafe) {
+      headers['Content-Type'] = 'application/json';
+      const token = await csrfToken();
+      if (token) headers['X-CSRF-Token'] = token;
+    }
+    const res = await fetch(url, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      body: unsafe ? JSON.stringify(body === undefined ? {} : body) : undefined,
+    });
+    if (res.status === 401 && on401 === 'redirect') {
+      leave(loginUrl());
+      throw new SignedOut();
+    }
+    if (!res.ok) {
+      let data = null;
+      try {
+        data = await res.json();
+      } catch (_) {
+        data = null;
+      }
+      const err = new HttpError(res.status, data);
+      if (unsafe && !retried && res.status === 403 && err.code === 'csrf_failed') {
+        auth.csrf = null;
+        await loadMe();
+        return api(url, { method, body, on401, retried: true });
+      }
+      throw err;
+    }
+    if (res.status === 204) return null;
     return res.json();
   }
 
+  const fetchJSON = (url) => api(url);
+
+  async function csrfToken() {
+    if (auth.csrf) return auth.csrf;
+    try {
+      await loadMe();
+    } catch (err) {
+      if (err instanceof SignedOut) throw err;
+    }
+    return auth.csrf;
+  }
+
+  /** GET /auth/me (one request at a time); a 401 redirects to /login. */
+  function loadMe() {
+    if (!auth.mePromise) {
+      auth.mePromise = api(API.me)
+        .then((me) => {
+          applyMe(me);
+          return me;
+        })
+        .finally(() => {
+          auth.mePromise = null;
+        });
+    }
+    return auth.mePromise;
+  }
+
+  function applyMe(me) {
+    const m = me && typeof me === 'object' ? me : {};
+    auth.me = m;
+    if (s(m.csrf_token)) auth.csrf = s(m.csrf_token);
+    auth.permissions = Array.isArray(m.permissions) ? new Set(m.permissions.filter((p) => typeof p === 'string')) : null;
+    setAlert('me', null);
+    renderWhoami();
+    scheduleExpiryCheck(m.expires_at);
+  }
+
+  /** Re-check the session just after it is due to expire (a wall display may sit idle). */
+  function scheduleExpiryCheck(expiresAt) {
+    clearTimeout(auth.expiryTimer);
+    const t = parseTime(expiresAt);
+    if (Number.isNaN(t)) return;
+    const wait = Math.min(Math.max(t - serverNow() + 1500, 1000), 2 ** 31 - 1);
+    auth.expiryTimer = setTimeout(() => loadMe().catch(() => {}), wait);
+  }
+
+  function renderWhoami() {
+    const u = auth.me && auth.me.user && typeof auth.me.user === 'object' ? auth.me.user : null;
+    const box = $('whoami');
+    if (!u) {
+      box.replaceChildren();
+      $('user').hidden = true;
+      return;
+    }
+    const name = s(u.display_name) || s(u.username) || '—';
+    const rest = [s(u.role_label), s(u.unit)].filter(Boolean);
+    box.replaceChildren(
+      el('b', { class: 'whoami-name', text: name }),
+      rest.length ? el('span', { class: 'whoami-rest', text: ` · ${rest.join(' · ')}` }) : null,
+    );
+    const expires = parseTime(auth.me.expires_at);
+    $('user').title = [
+      `当前登录：${box.textContent}`,
+      s(u.username) ? `用户名：${s(u.username)}` : '',
+      Number.isNaN(expires) ? '' : `登录有效期至 ${fmtFull(expires)}`,
+    ].filter(Boolean).join('\n');
+    $('user').hidden = false;
+  }
+
+  async function logout() {
+    const btn = $('logout');
+    if (btn.disabled) return;
+    btn.disabled = true;
+    btn.textContent = '正在退出…';
+    try {
+      await api(API.logout, { method: 'POST', body: {}, on401: 'throw' });
+    } catch (err) {
+      if (err instanceof SignedOut) return;
+      if (!(err instanceof HttpError && err.status === 401)) {
+        // Still signed in: say so rather than pretend (a shared terminal must not stay signed in).
+        setAlert('logout', `退出登录失败：${describeError(err)}，请重试。`);
+        btn.disabled = false;
+        btn.textContent = '退出登录';
+        return;
+      }
+      // 401: the session had already ended; nothing to sign out of.
+    }
+    leave('/login');
+  }
+
   function describeError(err) {
-    if (err instanceof HttpError) return `服务器返回 ${err.status}`;
+    if (err instanceof HttpError) return err.serverMessage || `服务器返回 ${err.status}`;
     return '网络异常';
   }
+
+  const isForbidden = (err) => err instanceof HttpError && err.status === 403;
 
   // ---------------------------------------------------------------------
   // Alert banner
@@ -304,8 +480,14 @@
       applyList(data);
       setAlert('list', null);
     } catch (err) {
-      setAlert('list', `案件列表加载失败（${describeError(err)}），正在自动重试…`);
-      listRetryTimer = setTimeout(loadList, 5000);
+      if (err instanceof SignedOut) return;
+      if (isForbidden(err)) {
+        setAlert('list', err.serverMessage || '当前账号无权查看案件列表。');
+        listRetryTimer = setTimeout(loadList, 30000);
+      } else {
+        setAlert('list', `案件列表加载失败（${describeError(err)}），正在自动重试…`);
+        listRetryTimer = setTimeout(loadList, 5000);
+      }
     } finally {
       listInFlight = false;
       if (listAgain) {
@@ -518,7 +700,9 @@
       el('td', { class: 'col-status' }, [statusBadge(c)]),
       el('td', { class: 'col-channel', text: orDash(c.channel_label) }),
       el('td', { class: 'col-desc' }, [
-        el('div', { class: 'truncate', text: orDash(c.description), title: s(c.description) }),
+        c.description_hidden === true
+          ? el('div', { class: 'truncate muted', text: DESCRIPTION_HIDDEN })
+          : el('div', { class: 'truncate', text: orDash(c.description), title: s(c.description) }),
       ]),
       el('td', { class: 'col-cat' }, [truncated(c.category_name)]),
       el('td', { class: 'col-grid' }, [truncated(c.grid_name)]),
@@ -585,12 +769,19 @@
       const fc = await fetchJSON(API.grids);
       state.grids = fc;
       state.gridError = false;
+      setAlert('grids', null);
       drawMap();
     } catch (err) {
+      if (err instanceof SignedOut) return;
       state.gridError = true;
       const box = $('map-empty');
-      box.textContent = `网格数据加载失败（${describeError(err)}），稍后重试…`;
       box.hidden = false;
+      if (isForbidden(err)) {
+        box.textContent = '当前账号无权查看网格数据';
+        setAlert('grids', err.serverMessage || '当前账号无权查看网格数据。');
+        return;
+      }
+      box.textContent = `网格数据加载失败（${describeError(err)}），稍后重试…`;
       setTimeout(loadGrids, 10000);
     }
   }
@@ -812,6 +1003,7 @@
       state.detail = null;
       state.detailError = null;
       state.newEventIds.clear();
+      resetReveal(id);
     }
     const panel = $('panel');
     panel.classList.add('open');
@@ -830,6 +1022,7 @@
     state.selectedId = null;
     state.detail = null;
     state.detailError = null;
+    resetReveal();
     detailSeq += 1; // drop in-flight responses
     const panel = $('panel');
     panel.classList.remove('open');
@@ -849,10 +1042,13 @@
       state.detail = d;
       state.detailError = null;
     } catch (err) {
+      if (err instanceof SignedOut) return;
       if (token !== detailSeq || state.selectedId !== id) return;
       state.detailError = err instanceof HttpError && err.status === 404
         ? '未找到该案件，可能已被撤销或无权查看。'
-        : `案件详情加载失败（${describeError(err)}）。`;
+        : isForbidden(err)
+          ? err.serverMessage || '当前账号无权查看该案件。'
+          : `案件详情加载失败（${describeError(err)}）。`;
     }
     renderDetail();
     renderMapCases(filteredItems());
@@ -907,7 +1103,9 @@
       dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
     ]));
-    parts.push(el('p', { class: 'panel-desc', text: orDash(summary.description) }));
+    parts.push(summary.description_hidden === true
+      ? el('p', { class: 'panel-desc panel-desc-hidden', text: DESCRIPTION_HIDDEN })
+      : el('p', { class: 'panel-desc', text: orDash(summary.description) }));
 
     const fields = [
       ['来源', orDash(summary.channel_label)],
@@ -919,16 +1117,16 @@
       ['处置时限', deadlineCell(summary, dl), dl.tone === 'none' ? null : dl.tip.split('\n').slice(1).join(' ')],
     ];
     if (d) {
+      if (d.location_hidden === true) fields.push(['位置', el('span', { class: 'muted', text: LOCATION_HIDDEN })]);
       fields.push(['地址', orDash(d.address)]);
       const rep = d.reporter && typeof d.reporter === 'object' ? d.reporter : null;
       const repText = rep ? [s(rep.name), s(rep.phone)].filter(Boolean).join('　') : '';
       fields.push(['上报人', repText || '—']);
+      if (rep && s(rep.id_number)) fields.push(['证件号码', el('span', { class: 'mono', text: s(rep.id_number) })]);
       if (s(d.triage_reason)) fields.push(['分拣原因', s(d.triage_reason)]);
     }
-    parts.push(el('dl', { class: 'fields' }, fields.flatMap(([k, v, extra]) => [
-      el('dt', { text: k }),
-      el('dd', {}, [typeof v === 'string' ? v : v, extra ? el('span', { class: 'field-extra', text: extra }) : null]),
-    ])));
+    parts.push(fieldList(fields));
+    if (d) parts.push(revealSection(d));
 
     parts.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
     if (!d) {
@@ -938,7 +1136,215 @@
       parts.push(el('h3', { class: 'panel-section', text: '通知记录' }));
       parts.push(notifications(d.notifications));
     }
-    body.replaceChildren(...parts);
+    // Re-rendering replaces the nodes: keep keyboard focus on the same control (by id).
+    const active = document.activeElement;
+    const focusId = active && active !== body && body.contains(active) && active.id ? active.id : null;
+    body.replaceChildren(...parts.filter(Boolean));
+    if (focusId) {
+      const again = document.getElementById(focusId);
+      if (again && again !== document.activeElement && !again.disabled) again.focus({ preventScroll: true });
+    }
+  }
+
+  function fieldList(fields) {
+    return el('dl', { class: 'fields' }, fields.flatMap(([k, v, extra]) => [
+      el('dt', { text: k }),
+      el('dd', {}, [v, extra ? el('span', { class: 'field-extra', text: extra }) : null]),
+    ]));
+  }
+
+  // -- reveal residents' contact data (audited) -----------------------------
+
+  // One case at a time; cleared when the panel closes or shows another case,
+  // so clear contact data never outlives the panel it was asked for in.
+  const reveal = {
+    caseId: null,
+    open: false, // the reason form is showing
+    busy: false,
+    error: '',
+    result: null, // {reporter, address, description} in clear
+    input: null, // the reason <input>, kept across re-renders (value, caret)
+  };
+
+  function resetReveal(caseId = null) {
+    reveal.caseId = caseId;
+    reveal.open = false;
+    reveal.busy = false;
+    reveal.error = '';
+    reveal.result = null;
+    reveal.input = null;
+  }
+
+  function revealSection(d) {
+    if (reveal.caseId !== d.case_id) resetReveal(d.case_id);
+    if (reveal.result) return revealResult(d);
+    const viewer = d.viewer && typeof d.viewer === 'object' ? d.viewer : {};
+    if (viewer.can_reveal !== true) return null;
+    if (!reveal.open) {
+      return el('div', { class: 'reveal' }, [
+        el('span', { class: 'reveal-hint', text: '居民联系方式已脱敏显示' }),
+        el('button', {
+          class: 'btn btn-secondary',
+          text: '查看联系方式',
+          attrs: { type: 'button', id: 'reveal-button', 'aria-expanded': 'false' },
+          on: { click: () => openRevealForm() },
+        }),
+      ]);
+    }
+    if (!reveal.input) {
+      reveal.input = el('input', {
+        class: 'reveal-input',
+        attrs: {
+          id: 'reveal-reason',
+          type: 'text',
+          maxlength: String(REASON_MAX),
+          required: true,
+          autocomplete: 'off',
+          placeholder: '例如：回访核实处置情况',
+          'aria-describedby': 'reveal-note',
+        },
+        on: {
+          input: () => {
+            if (reveal.error) {
+              reveal.error = '';
+              renderDetail();
+            }
+          },
+          keydown: (e) => {
+            if (e.key === 'Escape') {
+              e.stopPropagation(); // Esc cancels the form, not the whole panel
+              closeRevealForm();
+            }
+          },
+        },
+      });
+    }
+    reveal.input.disabled = reveal.busy;
+    if (reveal.error) reveal.input.setAttribute('aria-invalid', 'true');
+    else reveal.input.removeAttribute('aria-invalid');
+    const caseId = d.case_id;
+    return el('form', {
+      class: 'reveal reveal-open',
+      attrs: { novalidate: true, 'aria-label': '查看居民联系方式' },
+      on: { submit: (e) => submitReveal(e, caseId) },
+    }, [
+      el('label', { class: 'reveal-label', attrs: { for: 'reveal-reason' } }, [
+        '查看原因', el('span', { class: 'req', text: '*', attrs: { 'aria-hidden': 'true' } }),
+      ]),
+      el('div', { class: 'reveal-row' }, [
+        reveal.input,
+        el('button', {
+          class: 'btn btn-primary',
+          text: reveal.busy ? '查看中…' : '确认',
+          attrs: { type: 'submit', id: 'reveal-submit', disabled: reveal.busy },
+        }),
+        el('button', {
+          class: 'btn btn-plain',
+          text: '取消',
+          attrs: { type: 'button', id: 'reveal-cancel', disabled: reveal.busy },
+          on: { click: () => closeRevealForm() },
+        }),
+      ]),
+      reveal.error ? el('div', { class: 'reveal-error', text: reveal.error, attrs: { role: 'alert' } }) : null,
+      el('p', {
+        class: 'reveal-note',
+        text: `查看明文联系方式将记入审计日志，请如实填写原因（${REASON_MIN}–${REASON_MAX} 字）。`,
+        attrs: { id: 'reveal-note' },
+      }),
+    ]);
+  }
+
+  function openRevealForm() {
+    reveal.open = true;
+    reveal.error = '';
+    renderDetail();
+    if (reveal.input) reveal.input.focus();
+  }
+
+  function closeRevealForm() {
+    if (reveal.busy) return;
+    reveal.open = false;
+    reveal.error = '';
+    reveal.input = null;
+    renderDetail();
+    const btn = $('reveal-button');
+    if (btn) btn.focus();
+  }
+
+  async function submitReveal(ev, caseId) {
+    ev.preventDefault();
+    if (reveal.busy || reveal.caseId !== caseId || !reveal.input) return;
+    const reason = reveal.input.value.trim();
+    const n = [...reason].length;
+    if (n < REASON_MIN || n > REASON_MAX) {
+      reveal.error = `请填写查看原因（${REASON_MIN}–${REASON_MAX} 字）。`;
+      renderDetail();
+      reveal.input.focus();
+      return;
+    }
+    reveal.busy = true;
+    reveal.error = '';
+    renderDetail();
+    let ok = false;
+    try {
+      const r = await api(API.reveal(caseId), { method: 'POST', body: { reason } });
+      if (reveal.caseId !== caseId) return;
+      reveal.result = r && typeof r === 'object' ? r : {};
+      reveal.open = false;
+      reveal.input = null;
+      ok = true;
+    } catch (err) {
+      if (err instanceof SignedOut || reveal.caseId !== caseId) return;
+      reveal.error = err instanceof HttpError
+        ? err.serverMessage || `查看失败（服务器返回 ${err.status}）。`
+        : '查看失败（网络异常），请重试。';
+    } finally {
+      if (reveal.caseId === caseId) {
+        reveal.busy = false;
+        renderDetail();
+      }
+    }
+    if (ok) {
+      const box = $('reveal-result');
+      if (box) box.focus({ preventScroll: false });
+    } else if (reveal.input) {
+      reveal.input.focus();
+    }
+  }
+
+  function revealResult(d) {
+    const r = reveal.result;
+    const rep = r.reporter && typeof r.reporter === 'object' ? r.reporter : {};
+    const fields = [
+      ['上报人', orDash(rep.name)],
+      ['联系电话', el('span', { class: 'mono', text: orDash(rep.phone), attrs: { id: 'revealed-phone' } })],
+    ];
+    if (s(rep.id_number)) fields.push(['证件号码', el('span', { class: 'mono', text: s(rep.id_number) })]);
+    if (s(r.address)) fields.push(['地址', s(r.address)]);
+    if (s(r.description) && s(r.description) !== s(d.description)) fields.push(['问题描述', s(r.description)]);
+    return el('section', {
+      class: 'reveal-result',
+      attrs: { id: 'reveal-result', tabindex: '-1', 'aria-label': '居民联系方式（明文）' },
+    }, [
+      el('div', { class: 'reveal-result-head' }, [
+        el('span', { class: 'reveal-result-title', text: '居民联系方式（明文）' }),
+        el('button', {
+          class: 'link-btn',
+          text: '隐藏',
+          attrs: { type: 'button', id: 'reveal-hide' },
+          on: {
+            click: () => {
+              resetReveal(d.case_id);
+              renderDetail();
+              const btn = $('reveal-button');
+              if (btn) btn.focus();
+            },
+          },
+        }),
+      ]),
+      fieldList(fields),
+      el('p', { class: 'reveal-audit', text: '本次查看已记入审计日志' }),
+    ]);
   }
 
   /** Event payload as an object (tolerates a JSON-encoded string). */
@@ -1054,10 +1460,11 @@
   function setConn(mode) {
     const box = $('conn');
     box.className = `conn conn-${mode}`;
-    const text = { connecting: '连接中…', live: '实时', reconnecting: '重连中…' }[mode];
+    const text = { connecting: '连接中…', live: '实时', reconnecting: '重连中…', polling: '定时刷新' }[mode];
     $('conn-text').textContent = text;
     box.title = mode === 'live' ? '实时推送已连接'
-      : mode === 'reconnecting' ? `实时推送中断，每 ${POLL_INTERVAL_MS / 1000} 秒轮询刷新` : '';
+      : mode === 'reconnecting' ? `实时推送中断，每 ${POLL_INTERVAL_MS / 1000} 秒轮询刷新`
+        : mode === 'polling' ? `当前账号未开通实时推送，每 ${POLL_NO_LIVE_MS / 1000} 秒刷新` : '';
   }
 
   function scheduleRefresh(caseId) {
@@ -1074,12 +1481,12 @@
     if (id && (ids.has('*') || ids.has(id))) loadDetail(id);
   }
 
-  function startPolling() {
-    if (pollTimer) return;
+  function startPolling(interval = POLL_INTERVAL_MS) {
+    if (pollTimer || auth.redirecting) return;
     pollTimer = setInterval(() => {
       loadList();
       if (state.selectedId) loadDetail(state.selectedId);
-    }, POLL_INTERVAL_MS);
+    }, interval);
   }
 
   function stopPolling() {
@@ -1087,8 +1494,40 @@
     pollTimer = null;
   }
 
+  /** After /auth/me: the live stream if the account may read it, else a slower timer. */
+  function startLive() {
+    if (auth.redirecting) return;
+    if (auth.permissions && !auth.permissions.has(LIVE_PERMISSION)) {
+      setConn('polling');
+      startPolling(POLL_NO_LIVE_MS);
+      return;
+    }
+    connectStream();
+  }
+
+  /** Stop everything that fetches on its own (we are leaving the page). */
+  function stopLive() {
+    if (source) source.close();
+    source = null;
+    clearTimeout(reconnectTimer);
+    clearTimeout(refreshTimer);
+    clearTimeout(listRetryTimer);
+    clearTimeout(auth.expiryTimer);
+    stopPolling();
+  }
+
+  // EventSource can't see status codes: after a stream error ask /auth/me, whose 401 redirects.
+  let lastSessionCheck = 0;
+  function checkSessionAfterStreamError() {
+    const now = Date.now();
+    if (now - lastSessionCheck < SESSION_CHECK_MIN_MS) return;
+    lastSessionCheck = now;
+    loadMe().catch(() => {});
+  }
+
   function connectStream() {
     clearTimeout(reconnectTimer);
+    if (auth.redirecting) return;
     if (typeof window.EventSource !== 'function') {
       setConn('reconnecting');
       startPolling();
@@ -1117,6 +1556,7 @@
     es.onmessage = onMessage; // unnamed events too
     es.onerror = () => {
       if (source !== es) return;
+      checkSessionAfterStreamError();
       hadStreamError = true;
       setConn('reconnecting');
       startPolling();
@@ -1176,17 +1616,39 @@
       }, 120);
     });
     $('panel-close').addEventListener('click', closePanel);
+    $('logout').addEventListener('click', logout);
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && state.selectedId) closePanel();
     });
     window.addEventListener('hashchange', onHashChange);
 
+    // A page restored from the back/forward cache after signing out must not stay usable.
+    window.addEventListener('pageshow', (e) => {
+      if (e.persisted) loadMe().catch(() => {});
+    });
+
     setConn('connecting');
+    bootSession();
     loadList();
     loadGrids();
-    connectStream();
     const hashId = caseIdFromHash();
     if (hashId) openCase(hashId, { fromHash: true });
+  }
+
+  /** Who is signed in first (it decides the live stream), retried while it fails. */
+  async function bootSession() {
+    try {
+      await loadMe();
+    } catch (err) {
+      if (err instanceof SignedOut) return;
+      setAlert('me', isForbidden(err)
+        ? err.serverMessage || '当前账号无权使用指挥中心控制台。'
+        : `登录信息加载失败（${describeError(err)}），正在重试…`);
+      if (!source && !pollTimer) connectStream(); // don't hold the live view hostage
+      setTimeout(bootSession, 10000);
+      return;
+    }
+    if (!source && !pollTimer) startLive();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

@@ -10,7 +10,7 @@ import logging
 
 import asyncpg
 
-from escalation.flows import escalate_due
+from escalation.service import escalate_due
 from services.runtime.service_app import ServiceContext
 
 log = logging.getLogger(__name__)

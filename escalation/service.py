@@ -1,11 +1,11 @@
-"""Escalation: start the SLA clock when a case is dispatched, stop it when the work is done, and
-raise overdue cases one level (grid → community → street → district)."""
+"""Escalation's transactional work: start and stop a case's SLA clock, and raise an overdue case one
+level (grid → community → street → district). Each runs inside the caller's transaction."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from datetime import datetime
 
 import asyncpg
 from prometheus_client import Counter
@@ -16,63 +16,52 @@ from schemas.identity import Actor
 from schemas.levels import Level
 from schemas.states import CLOCK_RUNNING
 from services.ledger.service import lock_case, record_event
-from services.messaging.consumer import Handler
 
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.system("escalation", "督办升级")
 ESCALATIONS = Counter("gridcase_escalations_total", "Cases raised a level or marked overdue", ["to_level"])
 
-STOP_ON = (
-    EventType.RESOLVED,
-    EventType.CLOSED,
-    EventType.REJECTED,
-    EventType.MARKED_DUPLICATE,
-    EventType.SUSPENDED,
-)
+
+async def start_clock(
+    conn: asyncpg.Connection, *, case_id: uuid.UUID, started_at: datetime
+) -> EventEnvelope | None:
+    """(Re)start the case's clock from ``started_at`` with a snapshot of its escalation policy."""
+    case = await lock_case(conn, case_id)
+    if case.status not in CLOCK_RUNNING or case.row["category_code"] is None:
+        return None
+    handle_limit = await conn.fetchval(
+        "SELECT handle_limit FROM categories WHERE code = $1", case.row["category_code"]
+    )
+    policy = policy_for(
+        category_code=case.row["category_code"], handle_limit=handle_limit, level=case.row["level"]
+    )
+    due = policy.first_due(started_at)
+    await conn.execute(
+        "INSERT INTO sla_clocks (case_id, started_at, due_at, step, policy, state, updated_at) "
+        "VALUES ($1, $2, $3, 0, $4, 'running', now()) ON CONFLICT (case_id) DO UPDATE SET "
+        "started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at, step = 0, policy = EXCLUDED.policy, "
+        "state = 'running', updated_at = now()",
+        case.row["id"],
+        started_at,
+        due,
+        policy.snapshot(),
+    )
+    return await record_event(
+        conn,
+        case=case,
+        event_type=EventType.SLA_STARTED,
+        actor=ACTOR,
+        payload=SlaStartedPayload(due_at=due, policy=policy.snapshot()).model_dump(mode="json"),
+        updates={"due_at": due},
+    )
 
 
-def handlers() -> Mapping[str, Handler]:
-    async def start_clock(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        case = await lock_case(conn, event.case_id)
-        if case.status not in CLOCK_RUNNING or case.row["category_code"] is None:
-            return
-        handle_limit = await conn.fetchval(
-            "SELECT handle_limit FROM categories WHERE code = $1", case.row["category_code"]
-        )
-        policy = policy_for(
-            category_code=case.row["category_code"], handle_limit=handle_limit, level=case.row["level"]
-        )
-        started = event.occurred_at
-        due = policy.first_due(started)
-        await conn.execute(
-            "INSERT INTO sla_clocks (case_id, started_at, due_at, step, policy, state, updated_at) "
-            "VALUES ($1, $2, $3, 0, $4, 'running', now()) ON CONFLICT (case_id) DO UPDATE SET "
-            "started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at, step = 0, policy = EXCLUDED.policy, "
-            "state = 'running', updated_at = now()",
-            case.row["id"],
-            started,
-            due,
-            policy.snapshot(),
-        )
-        await record_event(
-            conn,
-            case=case,
-            event_type=EventType.SLA_STARTED,
-            actor=ACTOR,
-            payload=SlaStartedPayload(due_at=due, policy=policy.snapshot()).model_dump(mode="json"),
-            updates={"due_at": due},
-        )
-
-    async def stop_clock(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        await conn.execute(
-            "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1 AND state = 'running'",
-            event.case_id,
-        )
-
-    table: dict[str, Handler] = {EventType.DISPATCHED: start_clock, EventType.REDISPATCHED: start_clock}
-    table.update({t: stop_clock for t in STOP_ON})
-    return table
+async def stop_clock(conn: asyncpg.Connection, *, case_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1 AND state = 'running'",
+        case_id,
+    )
 
 
 async def escalate_due(conn: asyncpg.Connection, *, case_id: uuid.UUID) -> EventEnvelope | None:

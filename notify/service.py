@@ -1,97 +1,40 @@
-"""Notify: turn dispatch and escalation events into notifications, and deliver them to the webhook.
+"""Notify's transactional work: claim due notifications, send each to the webhook and record the
+outcome (delivered, retry later with back-off, or failed) on the case's timeline.
 
-Consuming only records what to send (one row per event and channel, unique, so a redelivered event
-is not notified twice). A separate delivery worker sends and retries with back-off, so a slow or
-dead webhook never stalls the Kafka consumer. A crash between sending and recording can send one
-notification again: every request carries ``X-Gridcase-Notification-Id`` for the receiver to dedupe.
+A separate delivery worker runs this, so a slow or dead webhook never stalls the Kafka consumer. A
+crash between sending and recording can send one notification again: every request carries
+``X-Gridcase-Notification-Id`` for the receiver to dedupe.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-import uuid
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 from prometheus_client import Counter
 
-from notify.messages import message_for
-from schemas.events import EventEnvelope, EventType, NotificationPayload
+from schemas.events import EventType, NotificationPayload
 from schemas.identity import Actor
 from services.ledger.service import lock_case, record_event
-from services.messaging.consumer import Handler
+from services.privacy.redaction import redact_text, redact_url
 from services.runtime.service_app import ServiceContext
 
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.system("notify", "消息通知")
-CHANNEL = "webhook"
-TRIGGERS = (EventType.DISPATCHED, EventType.ESCALATED, EventType.OVERDUE, EventType.TRIAGED)
 LEASE = timedelta(seconds=60)  # a claimed delivery is retried after this if its sender died
 
 DELIVERIES = Counter("gridcase_notifications_total", "Webhook delivery attempts", ["outcome"])
-
-
-def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
-    target = ctx.settings.notify_webhook_url
-
-    async def on_trigger(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        if not target:
-            return  # no webhook configured: nothing to deliver
-        notification_id = uuid.uuid4()
-        body: dict[str, Any] = {
-            "notification_id": str(notification_id),
-            "case_id": str(event.case_id),
-            "case_no": event.case_no,
-            "event": event.type,
-            "event_id": str(event.event_id),
-            "status": event.status.value,
-            "occurred_at": event.occurred_at.isoformat(),
-            "message": message_for(event),
-            "data": event.payload,
-        }
-        await conn.execute(
-            "INSERT INTO notifications (id, case_id, trigger_event_id, trigger_type, channel, target, body) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (trigger_event_id, channel) DO NOTHING",
-            notification_id,
-            event.case_id,
-            event.event_id,
-            event.type,
-            CHANNEL,
-            target,
-            body,
-        )
-
-    ctx.committed.append(lambda _events: wake.set())
-    return {t: on_trigger for t in TRIGGERS}
 
 
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at 5 minutes, with jitter so retries don't arrive in waves."""
     base = min(300.0, 2.0 ** max(attempts - 1, 0))
     return timedelta(seconds=base * (0.75 + random.random() / 2))
-
-
-async def run_deliverer(ctx: ServiceContext, wake: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=ctx.settings.notify_timeout_s) as client:
-        while not ctx.stop.is_set():
-            wake.clear()
-            try:
-                sent = await deliver_due(ctx, client)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("deliverer: %s; will retry", exc)
-                sent = 0
-                await asyncio.sleep(1.0)
-            if sent:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), 0.5)
 
 
 async def deliver_due(ctx: ServiceContext, client: httpx.AsyncClient, limit: int = 50) -> int:
@@ -120,7 +63,7 @@ async def _deliver(ctx: ServiceContext, client: httpx.AsyncClient, row: asyncpg.
         if response.status_code >= 300:
             error = f"HTTP {response.status_code}"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
+        error = redact_text(f"{type(exc).__name__}: {exc}")[:300]
     attempts = row["attempts"] + 1
     async with ctx.pool.acquire() as conn, conn.transaction():
         if error is None:
@@ -152,16 +95,10 @@ async def _deliver(ctx: ServiceContext, client: httpx.AsyncClient, row: asyncpg.
             payload=NotificationPayload(
                 notification_id=row["id"],
                 channel=row["channel"],
-                target=_display_target(row["target"]),
+                target=redact_url(row["target"]),
                 trigger_event_id=row["trigger_event_id"],
                 trigger_type=row["trigger_type"],
                 attempts=attempts,
                 error=error,
             ).model_dump(mode="json"),
         )
-
-
-def _display_target(url: str) -> str:
-    """Show where it went without leaking credentials or query tokens in the timeline."""
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}{':' + str(parsed.port) if parsed.port else ''}{parsed.path}"

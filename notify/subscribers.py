@@ -1,0 +1,56 @@
+"""Notify's event subscribers: turn dispatch and escalation events into notifications to deliver.
+
+Consuming only records what to send (one row per event and channel, unique, so a redelivered event
+is not notified twice); the delivery worker (``notify/workers.py``) sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from notify.messages import message_for
+from schemas.events import EventEnvelope, EventType
+from services.messaging.consumer import Handler
+from services.runtime.service_app import ServiceContext
+
+CHANNEL = "webhook"
+TRIGGERS = (EventType.DISPATCHED, EventType.ESCALATED, EventType.OVERDUE, EventType.TRIAGED)
+
+
+def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
+    target = ctx.settings.notify_webhook_url
+
+    async def on_trigger(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        if not target:
+            return  # no webhook configured: nothing to deliver
+        notification_id = uuid.uuid4()
+        body: dict[str, Any] = {
+            "notification_id": str(notification_id),
+            "case_id": str(event.case_id),
+            "case_no": event.case_no,
+            "event": event.type,
+            "event_id": str(event.event_id),
+            "status": event.status.value,
+            "occurred_at": event.occurred_at.isoformat(),
+            "message": message_for(event),
+            "data": event.payload,
+        }
+        await conn.execute(
+            "INSERT INTO notifications (id, case_id, trigger_event_id, trigger_type, channel, target, body) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (trigger_event_id, channel) DO NOTHING",
+            notification_id,
+            event.case_id,
+            event.event_id,
+            event.type,
+            CHANNEL,
+            target,
+            body,
+        )
+
+    ctx.committed.append(lambda _events: wake.set())
+    return {t: on_trigger for t in TRIGGERS}
