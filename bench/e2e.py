@@ -491,7 +491,7 @@ class PostStats:
 def report_body(external_id: str, n: int) -> bytes:
     return json.dumps(
         {
-            "channel": "app",
+            "channel": "hotline",  # posted by a 12345 hotline feed token, as an integration does
             "description": f"{DESCRIPTIONS[n % len(DESCRIPTIONS)]}（压测{n}）",
             "category_code": CATEGORY_CODES[n % len(CATEGORY_CODES)],
             "grid_code": GRID_CODES[(n // len(CATEGORY_CODES)) % len(GRID_CODES)],
@@ -510,8 +510,8 @@ class Connections:
     against ~1 ms with one client per connection on the 2-core test machine.
     """
 
-    def __init__(self, size: int) -> None:
-        self._all = [make_client(1) for _ in range(size)]
+    def __init__(self, size: int, token: str) -> None:
+        self._all = [make_client(1, token) for _ in range(size)]
         self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         for c in self._all:
             self._free.put_nowait(c)
@@ -528,8 +528,9 @@ class Connections:
         await asyncio.gather(*(c.aclose() for c in self._all))
 
 
-def make_client(connections: int) -> httpx.AsyncClient:
+def make_client(connections: int, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"},
         http1=True,
         http2=False,
         timeout=httpx.Timeout(30.0),
@@ -820,8 +821,10 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     conn = await asyncpg.connect(target.database_url)
-    conns = Connections(args.concurrency)
-    metrics_client = httpx.AsyncClient(trust_env=False)
+    # Reports go in as an integration's feed token would send them; /metrics needs an admin.
+    feed_token, admin_token = await issue_tokens(target.database_url, run_id)
+    conns = Connections(args.concurrency, feed_token)
+    metrics_client = httpx.AsyncClient(trust_env=False, headers={"Authorization": f"Bearer {admin_token}"})
     try:
         results["postgres"] = await conn.fetchval("SHOW server_version")
         dead_before = await dead_letter_count(conn)
@@ -863,6 +866,31 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
         await metrics_client.aclose()
         await conn.close()
     return results
+
+
+async def issue_tokens(database_url: str, run_id: str) -> tuple[str, str]:
+    """A hotline feed token (reports) and an admin token (metrics) for this run, made as `admin` would."""
+    from schemas.accounts import TokenIn
+    from services.db.pool import connect
+    from services.identity.accounts import create_token
+    from services.reference.catalog import Catalog
+
+    conn = await connect(database_url)
+    try:
+        catalog = await Catalog.load(conn)
+        tokens = []
+        for body in ({"role": "feed", "channel": "hotline"}, {"role": "admin"}):
+            async with conn.transaction():
+                created = await create_token(
+                    conn,
+                    catalog,
+                    TokenIn.model_validate({"name": f"bench {run_id}", **body}),
+                    actor="cli:bench",
+                )
+            tokens.append(created.token)
+        return tokens[0], tokens[1]
+    finally:
+        await conn.close()
 
 
 async def wait_quiet(watcher: ProcWatcher, timeout_s: float, threshold: float) -> float:

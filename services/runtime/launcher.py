@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from services.identity.bootstrap import ADMIN_PASSWORD_FILE, DEMO_ACCOUNTS, DEMO_PASSWORD
+from services.identity.bootstrap import ADMIN_PASSWORD_FILE, DEMO_ACCOUNTS
 from services.runtime.embedded_kafka import EmbeddedKafka
 from services.runtime.embedded_pg import EmbeddedPostgres
 
@@ -287,7 +287,7 @@ class Supervisor:
         console.print(f"Sign in (登录):       http://{self.host}:{self.port}/login")
         if self.seed_demo:
             console.print(
-                f"Demo accounts:       {', '.join(a.username for a in DEMO_ACCOUNTS)} — password {DEMO_PASSWORD}"
+                f"Demo accounts:       {', '.join(a.username for a in DEMO_ACCOUNTS)} (password: see README)"
             )
         console.print(self._admin_notice)
 

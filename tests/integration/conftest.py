@@ -49,10 +49,14 @@ async def db(system: System) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+_SYSTEM_URL: list[str] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tokens(system: System) -> dict[str, str]:
     """A bearer token per role (the demo accounts, and `admin`), signed in through the API."""
     SECRETS.update({ADMIN_PASSWORD, DEMO_PASSWORD, WEBHOOK_SECRET})
+    _SYSTEM_URL[:] = [system.http]
     accounts = {a.role.value: a.username for a in DEMO_ACCOUNTS} | {"admin": "admin"}
     for role, username in accounts.items():
         password = ADMIN_PASSWORD if role == "admin" else DEMO_PASSWORD
@@ -109,6 +113,26 @@ CHANNEL_REPORTERS = {"app": "grid_worker", "hotline": "feed"}
 def role_headers(role: str) -> dict[str, str]:
     """Speak as another role on the same client, for one request."""
     return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def department_headers(department_code: str) -> dict[str, str]:
+    """Staff of any department: an API token made by `admin` (once per department)."""
+    key = f"department:{department_code}"
+    if key not in TOKENS:
+        r = httpx.post(
+            f"{_SYSTEM_URL[0]}/api/v1/tokens",
+            json={
+                "name": f"tests {department_code}",
+                "role": "department",
+                "department_code": department_code,
+            },
+            headers=role_headers("admin"),
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        TOKENS[key] = r.json()["token"]
+        SECRETS.add(TOKENS[key])
+    return {"Authorization": f"Bearer {TOKENS[key]}"}
 
 
 def reporter_headers(channel: str) -> dict[str, str]:

@@ -4,9 +4,10 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``deploy/install-test-brows
 with ``fonts-noto-cjk``). Without them the module is skipped, except on CI (``CI`` set), where a
 missing browser is a failure.
 
-- ``GRIDCASE_BROWSER_TEST_URL=http://127.0.0.1:8765`` runs the tests against a console that is
-  already running (``tests/console_ui/mock_server.py``, ``gridcase up``) instead of starting the system.
-- ``GRIDCASE_UPDATE_SCREENSHOTS=1`` saves the signed-in console to ``docs/console.png``.
+``GRIDCASE_UPDATE_SCREENSHOTS=1`` also saves the signed-in console to ``docs/console.png``, after
+submitting a few demo reports so that the picture isn't empty:
+
+    GRIDCASE_UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest -q tests/integration/test_console_browser.py
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,15 +32,20 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from schemas.identity import Role
+from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
+from tests.integration.conftest import report, reporter_headers
+from tests.support import GRIDS, SAMPLE_POINTS, System
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WINDOW = (1600, 1000)  # the size of the screenshots in docs/
 
-# Demo accounts seeded by `gridcase up` (one per role), all with the same demo password.
-DEMO_PASSWORD = "Demo@2026"
-OPERATOR = "demo-operator"
-LEADER = "demo-leader"
+# The demo accounts `gridcase up` seeds (one per role, all with DEMO_PASSWORD).
+DEMO_USERS = {account.role: account.username for account in DEMO_ACCOUNTS}
+OPERATOR = DEMO_USERS[Role.OPERATOR]
+LEADER = DEMO_USERS[Role.LEADER]
 
 COOKIE = "gridcase_session"
 LOGIN_TITLE = "Gridcase 网格化管理指挥中心 · 登录"
@@ -103,19 +111,17 @@ def browser() -> Iterator[WebDriver]:
     try:
         driver.set_page_load_timeout(30)
         driver.set_script_timeout(15)
+        # --window-size is the window's outer size: grow it so that the page gets exactly WINDOW.
+        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        driver.set_window_size(2 * WINDOW[0] - inner[0], 2 * WINDOW[1] - inner[1])
         yield driver
     finally:
         driver.quit()
 
 
 @pytest.fixture
-def console_url(request: pytest.FixtureRequest) -> str:
-    """The console's base URL: a running one named by GRIDCASE_BROWSER_TEST_URL, else the test system."""
-    running = os.environ.get("GRIDCASE_BROWSER_TEST_URL")
-    if running:
-        return running.rstrip("/")
-    url: str = request.getfixturevalue("system").http
-    return url
+def console_url(system: System) -> str:
+    return system.http
 
 
 def path_of(driver: WebDriver) -> str:
@@ -201,8 +207,7 @@ def test_sign_in_see_the_console_and_sign_out(browser: WebDriver, console_url: s
     assert not alert.is_displayed(), f"the console shows an error: {alert.text}"
 
     if os.environ.get("GRIDCASE_UPDATE_SCREENSHOTS") == "1":
-        wait_until(browser, "the map", lambda d: d.find_elements(By.CSS_SELECTOR, "#map path"))
-        assert browser.save_screenshot(str(ROOT / "docs" / "console.png"))
+        save_console_screenshot(browser, console_url)
 
     # Sign out: back on the sign-in page, the cookie gone and the session over on the server.
     browser.find_element(By.ID, "logout").click()
@@ -245,3 +250,47 @@ def test_sign_in_never_leaves_the_site(browser: WebDriver, console_url: str) -> 
     wait_until(browser, "the console", lambda d: d.find_elements(By.ID, "cases"))
     here, home = urlsplit(browser.current_url), urlsplit(console_url)
     assert (here.netloc, here.path) == (home.netloc, "/"), browser.current_url
+
+
+# A morning's reports in the demo district, for the README's picture of the console.
+SCREENSHOT_REPORTS = [
+    ("wechat", "0101", "小区东门路灯不亮，已经三天了，晚上老人出门很不方便"),
+    ("hotline", "0102", "人行道上井盖缺失，已有行人险些踩空，请尽快处理"),
+    ("wechat", "0103", "菜场门口路面坑洼，雨后积水严重，电动车经过溅水"),
+    ("operator", "0201", "垃圾收集点满溢，周边有明显异味"),
+    ("hotline", "0304", "学校门口接送时段机动车乱停放，堵塞交通"),
+    ("wechat", "0303", "单元楼下消防通道被电动车和杂物堵塞"),
+    ("operator", "0302", "早市流动摊贩占道经营，人行道无法通行"),
+    ("hotline", "0501", "夜间工地施工噪音很大，影响居民休息"),
+    ("wechat", "0204", "大风过后行道树倒伏，压住了部分人行道"),
+    ("operator", "0601", "楼上漏水引发邻里纠纷，需要社区调解"),
+    ("hotline", "0202", "来电人未说清具体位置，只说在江边附近，道路上有大片油污"),  # no place: 待分拣
+]
+
+
+def save_console_screenshot(driver: WebDriver, console_url: str) -> None:
+    """Submit the demo reports, let the live console show them, and save docs/console.png."""
+    for i, (channel, category, description) in enumerate(SCREENSHOT_REPORTS):
+        lon, lat = SAMPLE_POINTS[GRIDS[i % len(GRIDS)]]
+        located = i < len(SCREENSHOT_REPORTS) - 1
+        body = report(
+            channel=channel,
+            category_code=category,
+            description=description,
+            grid_code=None,
+            location={"lat": lat, "lon": lon, "crs": "wgs84"} if located else None,
+            reporter={"name": "张三", "phone": "13800138000"} if channel != "operator" else None,
+            external_id=f"screenshot-{uuid.uuid4()}",
+        )
+        r = httpx.post(
+            f"{console_url}/api/v1/reports", json=body, headers=reporter_headers(channel), timeout=10.0
+        )
+        assert r.status_code == 202, r.text
+    wait_until(
+        driver,
+        "the reports in the table",
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#case-rows tr")) >= len(SCREENSHOT_REPORTS),
+    )
+    wait_until(driver, "the map", lambda d: d.find_elements(By.CSS_SELECTOR, "#map circle"))
+    time.sleep(3)  # routing and dispatch settle; the live stream updates the page
+    assert driver.save_screenshot(str(ROOT / "docs" / "console.png"))

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 
 from escalation.service import escalate_due
-from tests.integration.conftest import case_in_status, post_report, role_headers
+from tests.integration.conftest import case_in_status, department_headers, post_report, role_headers
 from tests.support import Webhook, wait_for
 
 # 0701 特殊人群关爱求助 starts at grid level; only this module changes its limit.
@@ -55,16 +55,12 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
         f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "3s"}, headers=role_headers("admin")
     )
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
-    await case_in_status(api, case_id, "dispatched")
+    case = await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
+    staff = department_headers(case["department_code"])
     for action in ("sign", "resolve"):
-        assert (
-            await api.post(
-                f"/api/v1/cases/{case_id}/actions",
-                json={"action": action},
-                headers=role_headers("department"),
-            )
-        ).status_code == 200
+        r = await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action}, headers=staff)
+        assert r.status_code == 200, r.text
 
     async def stopped() -> bool:
         return (

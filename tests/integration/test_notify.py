@@ -47,11 +47,17 @@ async def test_failing_webhook_is_retried_with_backoff(
     )
 
     assert len(hooks) == 1
-    row = await db.fetchrow(
-        "SELECT status, attempts FROM notifications WHERE case_id = $1 AND trigger_type = 'case.dispatched'",
-        uuid.UUID(case_id),
-    )
-    assert row["status"] == "delivered" and row["attempts"] >= 2
+
+    async def delivered() -> asyncpg.Record | None:
+        # The receiver has it before the sender records the answer: wait for the record.
+        row = await db.fetchrow(
+            "SELECT status, attempts FROM notifications WHERE case_id = $1 AND trigger_type = 'case.dispatched'",
+            uuid.UUID(case_id),
+        )
+        return row if row and row["status"] == "delivered" else None
+
+    row = await wait_for(delivered, timeout=10, what="the delivery recorded")
+    assert row["attempts"] >= 2
 
 
 async def test_triage_notifies_too(api: httpx.AsyncClient, webhook: Webhook) -> None:
