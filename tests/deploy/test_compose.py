@@ -165,7 +165,7 @@ def test_migrate_runs_migrations_then_seed(services: dict[str, Any]) -> None:
     assert entrypoint == ["sh", "-c"]
     assert len(cmd) == 1, "sh -c takes the whole script as one argument"
     script = cmd[0]
-    assert re.search(r"gridcase migrate\s*&&\s*gridcase seed --demo", script), script
+    assert re.search(r"gridcase migrate\s*&&\s*gridcase seed\s*$", script), script  # never demo accounts
     assert _depends_on(mig).get("postgres") == "service_healthy"
     assert str(mig.get("restart", "no")) == "no"
     assert "healthcheck" not in mig or mig["healthcheck"].get("disable")
@@ -181,6 +181,8 @@ def test_environment(services: dict[str, Any], name: str) -> None:
         assert _default(env.get("GRIDCASE_KAFKA_IDEMPOTENT")) == "true"
         # An empty string would not read as "unset" in the settings loader.
         assert env.get("GRIDCASE_NOTIFY_WEBHOOK_URL", None) is None
+    # Passed through from .env only: a default would be a known admin password.
+    assert "GRIDCASE_ADMIN_PASSWORD" in env and env["GRIDCASE_ADMIN_PASSWORD"] is None
 
 
 def test_database_url_matches_postgres_service(services: dict[str, Any]) -> None:

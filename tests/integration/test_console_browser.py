@@ -30,11 +30,12 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from schemas.identity import Role
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
-from tests.integration.conftest import report, reporter_headers
+from tests.integration.conftest import report, reporter_headers, role_headers
 from tests.support import GRIDS, SAMPLE_POINTS, System
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,10 +129,12 @@ def path_of(driver: WebDriver) -> str:
     return urlsplit(driver.current_url).path
 
 
-def wait_until(driver: WebDriver, what: str, condition: Callable[[WebDriver], T], timeout: float = 20.0) -> T:
+def wait_until(
+    driver: WebDriver, what: str, condition: Callable[[WebDriver], T | None], timeout: float = 20.0
+) -> T:
     """Wait for ``condition`` to be truthy; fail saying what we waited for and where the page was."""
     try:
-        result: T = WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+        result = WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
     except TimeoutException:
         try:
             text = driver.execute_script("return document.body ? document.body.innerText : ''")
@@ -140,6 +143,7 @@ def wait_until(driver: WebDriver, what: str, condition: Callable[[WebDriver], T]
         raise AssertionError(
             f"timed out after {timeout}s waiting for {what}; page {driver.current_url}:\n{str(text)[:1500]}"
         ) from None
+    assert result is not None  # until() returns only a truthy value
     return result
 
 
@@ -147,6 +151,16 @@ def text_of(element_id: str) -> Callable[[WebDriver], str]:
     def probe(driver: WebDriver) -> str:
         found = driver.find_elements(By.ID, element_id)
         return found[0].text.strip() if found else ""
+
+    return probe
+
+
+def displayed(element_id: str) -> Callable[[WebDriver], WebElement | None]:
+    """The element, once it is on the page and visible (the case panel slides in)."""
+
+    def probe(driver: WebDriver) -> WebElement | None:
+        found = driver.find_elements(By.ID, element_id)
+        return found[0] if found and found[0].is_displayed() else None
 
     return probe
 
@@ -250,6 +264,41 @@ def test_sign_in_never_leaves_the_site(browser: WebDriver, console_url: str) -> 
     wait_until(browser, "the console", lambda d: d.find_elements(By.ID, "cases"))
     here, home = urlsplit(browser.current_url), urlsplit(console_url)
     assert (here.netloc, here.path) == (home.netloc, "/"), browser.current_url
+
+
+def test_operator_reveals_a_residents_phone_and_it_is_audited(browser: WebDriver, console_url: str) -> None:
+    phone, reason = "13800138000", "回访核实处置情况"
+    body = report(channel="wechat", reporter={"name": "张三", "phone": phone})
+    r = httpx.post(
+        f"{console_url}/api/v1/reports", json=body, headers=reporter_headers("wechat"), timeout=10.0
+    )
+    assert r.status_code == 202, r.text
+    case_id = r.json()["case_id"]
+
+    # A link to the case: signing in first, then straight to its panel (the fragment survives).
+    browser.get(f"{console_url}/#case={case_id}")
+    wait_until(browser, "the sign-in page", lambda d: path_of(d) == "/login")
+    sign_in(browser, OPERATOR, DEMO_PASSWORD)
+    button = wait_until(browser, "查看联系方式 (#reveal-button)", displayed("reveal-button"))
+    panel = browser.find_element(By.ID, "panel-body").text
+    assert "138****8000" in panel, panel  # masked until asked for
+    assert phone not in panel, panel
+
+    button.click()
+    wait_until(browser, "the reason form", displayed("reveal-reason")).send_keys(reason)
+    browser.find_element(By.ID, "reveal-submit").click()  # a POST: needs the CSRF header
+    assert wait_until(browser, "the phone in clear (#revealed-phone)", text_of("revealed-phone")) == phone
+    assert "本次查看已记入审计日志" in browser.find_element(By.ID, "panel-body").text
+
+    audit = httpx.get(
+        f"{console_url}/api/v1/audit",
+        params={"case_id": case_id, "action": "case.reveal"},
+        headers=role_headers("admin"),
+        timeout=10.0,
+    )
+    assert audit.status_code == 200, audit.text
+    entries = [e for e in audit.json() if e["reason"] == reason]
+    assert entries and entries[0]["actor"] == f"user:{OPERATOR}", audit.json()
 
 
 # A morning's reports in the demo district, for the README's picture of the console.
