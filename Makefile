@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench install clean
+.PHONY: up test lint unit bench install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Debian's chromium, chromedriver and CJK fonts for the real-browser test (apt-get; idempotent).
+# `make test` tries it and goes on: without a browser that test skips, except on CI where it fails.
+browser:
+	deploy/install-test-browser.sh
+
 test: lint
+	-deploy/install-test-browser.sh
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
