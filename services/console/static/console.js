@@ -514,6 +514,12 @@
     const serverTime = parseTime(data && data.server_time);
     if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
     state.total = Number.isFinite(data && data.total) ? data.total : items.length;
+    // Reports not picked up by dispatch for minutes: dispatch re-drives them; say so meanwhile.
+    const stranded = Number.isFinite(data && data.stranded) ? data.stranded : 0;
+    setAlert(
+      'stranded',
+      stranded > 0 ? `有 ${stranded} 件上报超过2分钟仍未分拣派遣，系统正在自动重新处理；如持续存在请联系系统管理员。` : ''
+    );
     state.loaded = true;
     $('updated-at').textContent = fmtFull(Date.now()).slice(11);
     renderAll();
