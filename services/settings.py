@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,24 +73,27 @@ class BrokerSettings(ServiceSettings):
     kafka_bootstrap: str
 
 
+_S = TypeVar("_S", bound=Settings)
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
 
 
-def service_settings(settings: Settings | None = None) -> ServiceSettings:
-    """Validated settings of a service process; a missing GRIDCASE_DATABASE_URL fails here, clearly."""
-    if isinstance(settings, ServiceSettings):
+def _validated(kind: type[_S], settings: Settings | None) -> _S:
+    if isinstance(settings, kind):
         return settings
     if settings is not None:
-        return ServiceSettings.model_validate(settings.model_dump())
-    return ServiceSettings()  # type: ignore[call-arg]  # read from the environment
+        return kind.model_validate(settings.model_dump())
+    return kind()  # read from the environment
+
+
+def service_settings(settings: Settings | None = None) -> ServiceSettings:
+    """Validated settings of a service process; a missing GRIDCASE_DATABASE_URL fails here, clearly."""
+    return _validated(ServiceSettings, settings)
 
 
 def broker_settings(settings: Settings | None = None) -> BrokerSettings:
     """Validated settings of a process that talks to Kafka; a missing GRIDCASE_KAFKA_BOOTSTRAP fails here."""
-    if isinstance(settings, BrokerSettings):
-        return settings
-    if settings is not None:
-        return BrokerSettings.model_validate(settings.model_dump())
-    return BrokerSettings()  # type: ignore[call-arg]  # read from the environment
+    return _validated(BrokerSettings, settings)
