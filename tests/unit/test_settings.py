@@ -10,6 +10,7 @@ from services.settings import Settings, broker_settings, service_settings
 
 def test_a_service_without_a_database_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRIDCASE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GRIDCASE_KAFKA_BOOTSTRAP", raising=False)
     with pytest.raises(ValidationError, match="database_url"):
         service_settings()
     with pytest.raises(ValidationError, match="kafka_bootstrap"):
