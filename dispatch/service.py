@@ -12,6 +12,7 @@ from dispatch.routing import Route, route
 from schemas.events import DispatchedPayload, EventEnvelope, TriagedPayload
 from schemas.identity import Actor
 from schemas.states import Action, CaseStatus
+from services.casework.repository import set_assists
 from services.ledger.service import apply_action, lock_case
 from services.reference.catalog import Catalog
 
@@ -55,20 +56,26 @@ async def route_reported_case(
             handle_limit=cat.handle_limit,
             routed_by=decision.routed_by,
         )
-        return await apply_action(
+        # Assisting departments (协办) come from the responsibility matrix too.
+        assists = [d for d in cat.assist if d != decision.department_code and d in catalog.departments]
+        event = await apply_action(
             conn,
             case=case,
             action=Action.DISPATCH,
             actor=ACTOR,
-            payload=payload.model_dump(mode="json"),
+            payload=payload.model_dump(mode="json")
+            | ({"assist_departments": [catalog.departments[d].name for d in assists]} if assists else {}),
             updates={
                 "grid_code": decision.grid_code,
                 "department_code": decision.department_code,
                 "level": cat.level,
                 "urgency": urgency,
                 "dispatched_at": case.now,
+                "assist_department_codes": assists,
             },
         )
+        await set_assists(conn, case_id, assists)
+        return event
     return await apply_action(
         conn,
         case=case,

@@ -57,6 +57,15 @@ async def start_clock(
     )
 
 
+async def move_clock(conn: asyncpg.Connection, *, case_id: uuid.UUID, due_at: datetime) -> None:
+    """An approved extension: the running clock's deadline moves (the case row moved with the approval)."""
+    await conn.execute(
+        "UPDATE sla_clocks SET due_at = $2, updated_at = now() WHERE case_id = $1 AND state = 'running'",
+        case_id,
+        due_at,
+    )
+
+
 async def stop_clock(conn: asyncpg.Connection, *, case_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE sla_clocks SET state = 'stopped', updated_at = now() WHERE case_id = $1 AND state = 'running'",

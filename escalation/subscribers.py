@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from escalation.service import start_clock, stop_clock
-from schemas.events import EventEnvelope, EventType
+from escalation.service import move_clock, start_clock, stop_clock
+from schemas.events import EventEnvelope, EventType, ExtensionApprovedPayload
 from services.messaging.consumer import Handler
 
 STOP_ON = (
@@ -17,6 +17,7 @@ STOP_ON = (
     EventType.REJECTED,
     EventType.MARKED_DUPLICATE,
     EventType.SUSPENDED,
+    EventType.SUSPENSION_APPROVED,
 )
 
 
@@ -27,6 +28,14 @@ def handlers() -> Mapping[str, Handler]:
     async def on_stopped(conn: asyncpg.Connection, event: EventEnvelope) -> None:
         await stop_clock(conn, case_id=event.case_id)
 
-    table: dict[str, Handler] = {EventType.DISPATCHED: on_dispatched, EventType.REDISPATCHED: on_dispatched}
+    async def on_extended(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        payload = ExtensionApprovedPayload.model_validate(event.payload)
+        await move_clock(conn, case_id=event.case_id, due_at=payload.to_due_at)
+
+    table: dict[str, Handler] = {
+        EventType.DISPATCHED: on_dispatched,
+        EventType.REDISPATCHED: on_dispatched,
+        EventType.EXTENSION_APPROVED: on_extended,
+    }
     table.update({t: on_stopped for t in STOP_ON})
     return table

@@ -24,5 +24,27 @@ def message_for(event: EventEnvelope) -> str:
             return f"【超期督办】案件{event.case_no}已超期，请{p.get('level_label', '')}级负责人督办。"
         case EventType.TRIAGED:
             return f"【待分拣】案件{event.case_no}无法自动派遣：{p.get('reason_label', '')}"
+        case EventType.REDISPATCHED:
+            return f"【案件改派】案件{event.case_no}已改派至{p.get('department_name', '')}，请及时签收处置。"
+        case EventType.RETURNED:
+            return f"【部门退回】案件{event.case_no}被退回指挥中心：{p.get('note') or ''}，请重新派遣。"
+        case EventType.EXTENSION_REQUESTED:
+            return f"【延期申请】案件{event.case_no}申请延期：{p.get('note') or ''}，请审批。"
+        case EventType.SUSPENSION_REQUESTED:
+            return f"【挂起申请】案件{event.case_no}申请挂起：{p.get('note') or ''}，请审批。"
+        case EventType.EXTENSION_APPROVED:
+            return f"【延期批准】案件{event.case_no}的延期申请已批准，{p.get('extended_by_label') or ''}。"
+        case EventType.EXTENSION_REFUSED | EventType.SUSPENSION_REFUSED:
+            return f"【申请驳回】案件{event.case_no}的申请被驳回：{p.get('note') or ''}"
+        case EventType.SUSPENSION_APPROVED:
+            return f"【挂起批准】案件{event.case_no}已挂起，计时暂停。"
+        case EventType.RESOLVED:
+            return f"【待核查】案件{event.case_no}已办结，请网格员现场核查。"
+        case EventType.REWORKED:
+            return f"【核查不通过】案件{event.case_no}需返工：{p.get('note') or ''}"
+        case EventType.CLOSED:
+            return f"【已结案】案件{event.case_no}经核查已结案。"
+        case EventType.ORIGINAL_CLOSED:
+            return f"【已结案】您反映的问题已并入案件{p.get('original_case_no', '')}处理，该案件已结案。"
         case _:
             return f"案件{event.case_no}有新的进展。"

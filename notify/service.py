@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 from prometheus_client import Counter
 
-from schemas.events import EventType, NotificationPayload
+from schemas.events import EventEnvelope, EventType, NotePayload, NotificationPayload
 from schemas.identity import Actor
 from services.ledger.service import lock_case, record_event
 from services.privacy.redaction import redact_text, redact_url
@@ -102,3 +102,25 @@ async def _deliver(ctx: ServiceContext, client: httpx.AsyncClient, row: asyncpg.
                 error=error,
             ).model_dump(mode="json"),
         )
+
+
+async def share_outcome(conn: asyncpg.Connection, *, original: EventEnvelope) -> int:
+    """The original of merged duplicates was closed: each duplicate's timeline (and so its reporter's
+    channel) hears it. Returns how many duplicates were told."""
+    duplicates = await conn.fetch(
+        "SELECT id FROM cases WHERE duplicate_of = $1 ORDER BY id", original.case_id
+    )
+    for row in duplicates:
+        case = await lock_case(conn, row["id"])
+        await record_event(
+            conn,
+            case=case,
+            event_type=EventType.ORIGINAL_CLOSED,
+            actor=ACTOR,
+            payload={
+                "original_case_id": str(original.case_id),
+                "original_case_no": original.case_no,
+                "note": NotePayload.model_validate(original.payload).note,
+            },
+        )
+    return len(duplicates)

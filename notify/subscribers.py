@@ -14,12 +14,30 @@ from typing import Any
 import asyncpg
 
 from notify.messages import message_for
+from notify.service import share_outcome
 from schemas.events import EventEnvelope, EventType
 from services.messaging.consumer import Handler
 from services.runtime.service_app import ServiceContext
 
 CHANNEL = "webhook"
-TRIGGERS = (EventType.DISPATCHED, EventType.ESCALATED, EventType.OVERDUE, EventType.TRIAGED)
+TRIGGERS = (
+    EventType.DISPATCHED,
+    EventType.REDISPATCHED,
+    EventType.ESCALATED,
+    EventType.OVERDUE,
+    EventType.TRIAGED,
+    EventType.RETURNED,  # the command centre must re-dispatch
+    EventType.EXTENSION_REQUESTED,  # … or answer a request
+    EventType.SUSPENSION_REQUESTED,
+    EventType.EXTENSION_APPROVED,  # the department hears the answer
+    EventType.EXTENSION_REFUSED,
+    EventType.SUSPENSION_APPROVED,
+    EventType.SUSPENSION_REFUSED,
+    EventType.RESOLVED,  # the grid worker checks on site
+    EventType.REWORKED,
+    EventType.CLOSED,
+    EventType.ORIGINAL_CLOSED,  # a merged duplicate's reporter hears the original's outcome
+)
 
 
 def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
@@ -52,5 +70,11 @@ def handlers(ctx: ServiceContext, wake: asyncio.Event) -> Mapping[str, Handler]:
             body,
         )
 
+    async def on_closed(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        await on_trigger(conn, event)
+        await share_outcome(conn, original=event)
+
     ctx.committed.append(lambda _events: wake.set())
-    return {t: on_trigger for t in TRIGGERS}
+    table: dict[str, Handler] = {t: on_trigger for t in TRIGGERS}
+    table[EventType.CLOSED] = on_closed
+    return table

@@ -39,6 +39,14 @@ class Permission(StrEnum):
     CASE_REOPEN = "case.reopen"
     CASE_REJECT = "case.reject"
     CASE_MARK_DUPLICATE = "case.mark_duplicate"
+    CASE_REQUEST_EXTENSION = "case.request_extension"
+    CASE_APPROVE_EXTENSION = "case.approve_extension"
+    CASE_REFUSE_EXTENSION = "case.refuse_extension"
+    CASE_REQUEST_SUSPENSION = "case.request_suspension"
+    CASE_APPROVE_SUSPENSION = "case.approve_suspension"
+    CASE_REFUSE_SUSPENSION = "case.refuse_suspension"
+    CASE_REPORT_ASSIST = "case.report_assist"
+    CASE_UPLOAD_PHOTOS = "case.upload_photos"  # photos for a result or a check, attached by the action
     # the rest of the system
     LIVE_FEED = "live_feed.read"
     REFERENCE_READ = "reference.read"
@@ -68,6 +76,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.DEAD_LETTERS_MANAGE: "处理死信",
     Permission.METRICS_READ: "查看运行指标",
     Permission.API_DOCS: "查看接口文档",
+    Permission.CASE_UPLOAD_PHOTOS: "上传现场照片",
     Permission.SESSION: "登录会话",
 }
 
@@ -87,6 +96,13 @@ ACTION_PERMISSIONS: dict[Action, Permission] = {
     Action.REOPEN: Permission.CASE_REOPEN,
     Action.REJECT: Permission.CASE_REJECT,
     Action.MARK_DUPLICATE: Permission.CASE_MARK_DUPLICATE,
+    Action.REQUEST_EXTENSION: Permission.CASE_REQUEST_EXTENSION,
+    Action.APPROVE_EXTENSION: Permission.CASE_APPROVE_EXTENSION,
+    Action.REFUSE_EXTENSION: Permission.CASE_REFUSE_EXTENSION,
+    Action.REQUEST_SUSPENSION: Permission.CASE_REQUEST_SUSPENSION,
+    Action.APPROVE_SUSPENSION: Permission.CASE_APPROVE_SUSPENSION,
+    Action.REFUSE_SUSPENSION: Permission.CASE_REFUSE_SUSPENSION,
+    Action.REPORT_ASSIST: Permission.CASE_REPORT_ASSIST,
 }
 for _action, _permission in ACTION_PERMISSIONS.items():
     PERMISSION_LABELS.setdefault(_permission, ACTION_LABELS[_action])
@@ -98,6 +114,7 @@ class Scope(StrEnum):
     GLOBAL = "global"  # not about one case
     AREA = "area"  # the case lies in the account's area (an unlimited account: any case)
     DEPARTMENT = "department"  # the account's department leads or assists on the case
+    LEAD = "lead"  # the account's department leads the case (assisting ones only see and report their part)
     SUBMITTER = "submitter"  # the case was submitted by this identity
 
 
@@ -134,13 +151,18 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.OPERATOR, P.CASE_DISPATCH): S.AREA,
     (R.OPERATOR, P.CASE_TRIAGE): S.AREA,
     (R.OPERATOR, P.CASE_REDISPATCH): S.AREA,
-    (R.OPERATOR, P.CASE_SUSPEND): S.AREA,  # approves a department's request to suspend
+    (R.OPERATOR, P.CASE_SUSPEND): S.AREA,  # suspends directly (a department asks: request_suspension)
     (R.OPERATOR, P.CASE_RESUME): S.AREA,
     (R.OPERATOR, P.CASE_CLOSE): S.AREA,
     (R.OPERATOR, P.CASE_REWORK): S.AREA,
     (R.OPERATOR, P.CASE_REOPEN): S.AREA,
     (R.OPERATOR, P.CASE_REJECT): S.AREA,
     (R.OPERATOR, P.CASE_MARK_DUPLICATE): S.AREA,
+    (R.OPERATOR, P.CASE_APPROVE_EXTENSION): S.AREA,
+    (R.OPERATOR, P.CASE_REFUSE_EXTENSION): S.AREA,
+    (R.OPERATOR, P.CASE_APPROVE_SUSPENSION): S.AREA,
+    (R.OPERATOR, P.CASE_REFUSE_SUSPENSION): S.AREA,
+    (R.OPERATOR, P.CASE_UPLOAD_PHOTOS): S.AREA,
     # leader: reads everything in the area, supervises, reads the audit log of the area's cases
     (R.LEADER, P.CASE_READ): S.AREA,
     (R.LEADER, P.CASE_READ_INTERNAL): S.AREA,
@@ -150,11 +172,14 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.DEPARTMENT, P.CASE_READ_DETAILS): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_READ_INTERNAL): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_REVEAL): S.DEPARTMENT,
-    (R.DEPARTMENT, P.CASE_SIGN): S.DEPARTMENT,
-    (R.DEPARTMENT, P.CASE_RETURN): S.DEPARTMENT,
-    (R.DEPARTMENT, P.CASE_SUSPEND): S.DEPARTMENT,
-    (R.DEPARTMENT, P.CASE_RESUME): S.DEPARTMENT,
-    (R.DEPARTMENT, P.CASE_RESOLVE): S.DEPARTMENT,
+    (R.DEPARTMENT, P.CASE_SIGN): S.LEAD,
+    (R.DEPARTMENT, P.CASE_RETURN): S.LEAD,
+    (R.DEPARTMENT, P.CASE_RESUME): S.LEAD,
+    (R.DEPARTMENT, P.CASE_RESOLVE): S.LEAD,
+    (R.DEPARTMENT, P.CASE_REQUEST_EXTENSION): S.LEAD,
+    (R.DEPARTMENT, P.CASE_REQUEST_SUSPENSION): S.LEAD,
+    (R.DEPARTMENT, P.CASE_REPORT_ASSIST): S.DEPARTMENT,  # the workflow checks it is an assisting one
+    (R.DEPARTMENT, P.CASE_UPLOAD_PHOTOS): S.DEPARTMENT,
     # grid worker: their own grids; reports and the on-site check (核查)
     (R.GRID_WORKER, P.CASE_READ): S.AREA,
     (R.GRID_WORKER, P.CASE_READ_DETAILS): S.AREA,
@@ -162,6 +187,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.GRID_WORKER, P.CASE_REPORT): S.GLOBAL,
     (R.GRID_WORKER, P.CASE_CLOSE): S.AREA,
     (R.GRID_WORKER, P.CASE_REWORK): S.AREA,
+    (R.GRID_WORKER, P.CASE_UPLOAD_PHOTOS): S.AREA,
     # feed: submits on its own channel and reads back what it submitted
     (R.FEED, P.CASE_REPORT): S.GLOBAL,
     (R.FEED, P.CASE_READ): S.SUBMITTER,
@@ -239,4 +265,8 @@ def decide(principal: Principal, permission: Permission, case: CaseFacts | None 
         or principal.department_code not in (case.department_code, *case.assist_department_codes)
     ):
         return Decision(False, f"该案件不由本部门（{principal.unit}）承办或协办")
+    if scope is S.LEAD and (
+        principal.department_code is None or principal.department_code != case.department_code
+    ):
+        return Decision(False, f"该案件不由本部门（{principal.unit}）承办，只有主办部门可以办理")
     return ALLOW

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
@@ -95,8 +96,17 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: str
-    note: str | None = Field(default=None, max_length=2000)
-    department_code: str | None = None  # for dispatch / redispatch by an operator
+    note: str | None = Field(default=None, max_length=2000, description="The reason or result people read")
+    department_code: str | None = Field(default=None, max_length=32, description="dispatch / redispatch")
+    category_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}$", description="dispatch: picked or corrected"
+    )
+    due_at: datetime | None = Field(default=None, description="request_extension: the new deadline")
+    original_case_id: UUID | None = Field(default=None, description="mark_duplicate: the original (并案)")
+    photo_ids: list[UUID] = Field(default_factory=list, max_length=9, description="from POST /api/v1/photos")
+    missing_assists_reason: str | None = Field(
+        default=None, max_length=500, description="resolve: why now, though assisting parts are missing"
+    )
 
 
 class FieldError(BaseModel):

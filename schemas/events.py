@@ -34,6 +34,14 @@ class EventType(StrEnum):
     REOPENED = "case.reopened"
     REJECTED = "case.rejected"
     MARKED_DUPLICATE = "case.marked_duplicate"
+    EXTENSION_REQUESTED = "case.extension_requested"
+    EXTENSION_APPROVED = "case.extension_approved"
+    EXTENSION_REFUSED = "case.extension_refused"
+    SUSPENSION_REQUESTED = "case.suspension_requested"
+    SUSPENSION_APPROVED = "case.suspension_approved"
+    SUSPENSION_REFUSED = "case.suspension_refused"
+    ASSIST_REPORTED = "case.assist_reported"
+    ORIGINAL_CLOSED = "case.original_closed"  # on a merged duplicate: its original was closed
     SLA_STARTED = "case.sla_started"
     ESCALATED = "case.escalated"
     OVERDUE = "case.overdue"
@@ -57,11 +65,18 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.REOPEN: EventType.REOPENED,
     Action.REJECT: EventType.REJECTED,
     Action.MARK_DUPLICATE: EventType.MARKED_DUPLICATE,
+    Action.REQUEST_EXTENSION: EventType.EXTENSION_REQUESTED,
+    Action.APPROVE_EXTENSION: EventType.EXTENSION_APPROVED,
+    Action.REFUSE_EXTENSION: EventType.EXTENSION_REFUSED,
+    Action.REQUEST_SUSPENSION: EventType.SUSPENSION_REQUESTED,
+    Action.APPROVE_SUSPENSION: EventType.SUSPENSION_APPROVED,
+    Action.REFUSE_SUSPENSION: EventType.SUSPENSION_REFUSED,
+    Action.REPORT_ASSIST: EventType.ASSIST_REPORTED,
 }
 
 EVENT_LABELS: dict[EventType, str] = {
     EventType.REPORTED: "案件上报",
-    EventType.DISPATCHED: "自动派遣",
+    EventType.DISPATCHED: "派遣",
     EventType.TRIAGED: "转人工分拣",
     EventType.REDISPATCHED: "改派",
     EventType.SIGNED: "部门签收",
@@ -72,8 +87,16 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.CLOSED: "核查结案",
     EventType.REWORKED: "核查不通过，返工",
     EventType.REOPENED: "回访不满意，重新办理",
-    EventType.REJECTED: "不予受理",
-    EventType.MARKED_DUPLICATE: "标记为重复件",
+    EventType.REJECTED: "作废（不予受理）",
+    EventType.MARKED_DUPLICATE: "并案（重复件）",
+    EventType.EXTENSION_REQUESTED: "申请延期",
+    EventType.EXTENSION_APPROVED: "批准延期",
+    EventType.EXTENSION_REFUSED: "驳回延期申请",
+    EventType.SUSPENSION_REQUESTED: "申请挂起",
+    EventType.SUSPENSION_APPROVED: "批准挂起",
+    EventType.SUSPENSION_REFUSED: "驳回挂起申请",
+    EventType.ASSIST_REPORTED: "协办反馈",
+    EventType.ORIGINAL_CLOSED: "原案件已结案",
     EventType.SLA_STARTED: "开始计时",
     EventType.ESCALATED: "超时升级",
     EventType.OVERDUE: "超期督办",
@@ -158,3 +181,24 @@ class NotificationPayload(BaseModel):
     trigger_type: str
     attempts: int
     error: str | None = None
+
+
+class ExtensionApprovedPayload(BaseModel):
+    note: str | None = None
+    request_reason: str
+    from_due_at: datetime | None = None
+    to_due_at: datetime
+    extended_by_minutes: int | None = None
+    extended_by_label: str | None = None
+
+
+class MarkedDuplicatePayload(BaseModel):
+    original_case_id: UUID
+    original_case_no: str
+    note: str | None = None
+
+
+class NotePayload(BaseModel):
+    """The reason or result a person gave with an action (other payload fields ignored)."""
+
+    note: str | None = None

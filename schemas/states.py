@@ -37,6 +37,14 @@ class Action(StrEnum):
     REOPEN = "reopen"
     REJECT = "reject"
     MARK_DUPLICATE = "mark_duplicate"
+    # The department asks, the command centre answers (the case keeps its status while it waits).
+    REQUEST_EXTENSION = "request_extension"
+    APPROVE_EXTENSION = "approve_extension"
+    REFUSE_EXTENSION = "refuse_extension"
+    REQUEST_SUSPENSION = "request_suspension"
+    APPROVE_SUSPENSION = "approve_suspension"
+    REFUSE_SUSPENSION = "refuse_suspension"
+    REPORT_ASSIST = "report_assist"  # an assisting department (协办) reports its part
 
 
 S = CaseStatus
@@ -64,6 +72,15 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (S.RESOLVED, A.CLOSE): S.CLOSED,
     (S.RESOLVED, A.REWORK): S.SIGNED,
     (S.CLOSED, A.REOPEN): S.SIGNED,
+    (S.SIGNED, A.REQUEST_EXTENSION): S.SIGNED,
+    (S.SIGNED, A.APPROVE_EXTENSION): S.SIGNED,
+    (S.SIGNED, A.REFUSE_EXTENSION): S.SIGNED,
+    (S.SIGNED, A.REQUEST_SUSPENSION): S.SIGNED,
+    (S.SIGNED, A.APPROVE_SUSPENSION): S.SUSPENDED,
+    (S.SIGNED, A.REFUSE_SUSPENSION): S.SIGNED,
+    (S.DISPATCHED, A.REPORT_ASSIST): S.DISPATCHED,
+    (S.SIGNED, A.REPORT_ASSIST): S.SIGNED,
+    (S.SUSPENDED, A.REPORT_ASSIST): S.SUSPENDED,
 }
 
 TERMINAL: frozenset[CaseStatus] = frozenset({S.CLOSED, S.REJECTED, S.DUPLICATE})
@@ -93,11 +110,18 @@ ACTION_LABELS: dict[Action, str] = {
     A.SUSPEND: "挂起",
     A.RESUME: "恢复办理",
     A.RESOLVE: "办结反馈",
-    A.CLOSE: "核查结案",
-    A.REWORK: "返工",
+    A.CLOSE: "核查通过，结案",
+    A.REWORK: "核查不通过，返工",
     A.REOPEN: "重新办理",
-    A.REJECT: "不予受理",
-    A.MARK_DUPLICATE: "标记重复",
+    A.REJECT: "作废（不予受理）",
+    A.MARK_DUPLICATE: "并案",
+    A.REQUEST_EXTENSION: "申请延期",
+    A.APPROVE_EXTENSION: "批准延期",
+    A.REFUSE_EXTENSION: "驳回延期",
+    A.REQUEST_SUSPENSION: "申请挂起",
+    A.APPROVE_SUSPENSION: "批准挂起",
+    A.REFUSE_SUSPENSION: "驳回挂起",
+    A.REPORT_ASSIST: "协办反馈",
 }
 
 

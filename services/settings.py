@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # HTTP: bodies larger than this are refused while they are read (413), on every route.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # Photos of results and checks (JPEG, PNG, WebP): where they are kept and how large one may be.
+    media_dir: str | None = None  # default: <home>/media
+    photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
     # Identity and access.
     admin_password: SecretStr | None = None  # creates or updates the account `admin` at start
     session_ttl_hours: float = Field(default=12.0, gt=0)  # a sign-in lasts this long
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
     login_throttle_after: int = 3  # wrong passwords in a row before each attempt must wait
     login_lock_after: int = 10  # wrong passwords in a row that lock the account
     login_lock_minutes: float = 15.0
+
+    @property
+    def media_path(self) -> str:
+        return self.media_dir or f"{self.home}/media"
 
     @field_validator(
         "database_url", "kafka_bootstrap", "intake_url", "notify_webhook_url", "admin_password", mode="before"

@@ -34,4 +34,32 @@ def case_condition(principal: Principal, permission: Permission, params: list[An
         params.append(principal.department_code)
         n = len(params)
         return f"({area} AND (department_code = ${n} OR ${n} = ANY(assist_department_codes)))"
+    if scope is Scope.LEAD:
+        params.append(principal.department_code)
+        return f"({area} AND department_code = ${len(params)})"
     return area
+
+
+def count_condition(principal: Principal, permission: Permission, params: list[Any]) -> str | None:
+    """The same condition on ``case_counts`` rows (status, grid_code, department_code, assist, n),
+    or None when those rows can't answer it (a feed's own cases: count them in ``cases``).
+
+    A case has one row for its lead department (``NOT assist``) and one per assisting department
+    that is not also the lead, so summing the rows a condition selects counts each case once. No
+    grid / no department is '' there (NULL in ``cases``): it equals no code, as NULL does.
+    """
+    scope = scope_of(principal.role, permission)
+    if scope is None:
+        return "FALSE"
+    if scope is Scope.SUBMITTER:
+        return None
+    if scope is Scope.GLOBAL:
+        return "NOT assist"
+    area = area_condition(principal, params)
+    if scope is Scope.DEPARTMENT:
+        params.append(principal.department_code)
+        return f"({area} AND department_code = ${len(params)})"
+    if scope is Scope.LEAD:
+        params.append(principal.department_code)
+        return f"({area} AND NOT assist AND department_code = ${len(params)})"
+    return f"({area} AND NOT assist)"

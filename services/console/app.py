@@ -16,6 +16,8 @@ from fastapi_offline import FastAPIOffline
 from intake.views import router as intake_router
 from schemas.access import Permission
 from schemas.identity import Principal
+from schemas.workflow import MAX_PHOTOS
+from services.console.counters import CounterCompactor
 from services.console.stream import CaseEventFeed
 from services.console.views import proxy_router, router
 from services.db.pool import create_pool
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.verifier = TokenVerifier(app.state.pool, app.state.catalogs, ttl_s=s.token_cache_s)
         app.state.feed = CaseEventFeed(s.database_url)
         app.state.feed.start()
+        app.state.counters = CounterCompactor(app.state.pool)
+        app.state.counters.start()
         app.state.intake = (
             httpx.AsyncClient(base_url=s.intake_url, timeout=10.0, limits=httpx.Limits(max_connections=200))
             if s.intake_url
@@ -62,13 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if app.state.intake is not None:
                 await app.state.intake.aclose()
+            await app.state.counters.stop()
             await app.state.feed.stop()
             await app.state.pool.close()
 
     # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
     app = FastAPIOffline(title="Gridcase 网格化管理指挥中心", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    install_request_guards(app, max_body_bytes=s.max_body_bytes)
+    install_request_guards(
+        app,
+        max_body_bytes=s.max_body_bytes,
+        multipart_prefixes=("/api/v1/photos",),
+        upload_max_bytes=MAX_PHOTOS * s.photo_max_bytes + 64 * 1024,  # nine photos and the form around them
+    )
     # Outermost: nothing below runs for a request without a valid identity (public paths aside).
     app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
     app.include_router(identity_router)
@@ -87,6 +97,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index(_: Annotated[Principal, require(Permission.SESSION)]) -> FileResponse:
         return page("index.html")
+
+    @app.get("/workbench", include_in_schema=False)
+    async def workbench(_: Annotated[Principal, require(Permission.SESSION)]) -> FileResponse:
+        """The department's workbench: its queue, the case page and its actions."""
+        return page("workbench.html")
+
+    @app.get("/check", include_in_schema=False)
+    async def check_page(_: Annotated[Principal, require(Permission.SESSION)]) -> FileResponse:
+        """The grid worker's phone page: cases waiting for the on-site check."""
+        return page("check.html")
 
     # Static files by name from one folder; the middleware lets only the sign-in page's through unsigned.
     files = {p.name for p in STATIC.iterdir() if p.is_file()}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -13,8 +15,12 @@ from schemas.events import EVENT_LABELS, EventType
 from schemas.identity import Principal
 from schemas.levels import LEVEL_LABELS, Level
 from schemas.states import CLOCK_RUNNING, STATUS_LABELS, CaseStatus, allowed_actions
-from services.access.filters import case_condition
+from schemas.workflow import PHOTO_KIND_LABELS, REQUEST_LABELS, CaseState, RequestKind, pending_kinds
+from schemas.workflow import available as workflow_available
+from services.access.filters import case_condition, count_condition
+from services.casework import repository as casework
 from services.console.access import facts_of
+from services.console.listing import CaseFilters, Cursor
 from services.privacy.masking import mask_address, mask_free_text, mask_id_number, mask_name, mask_phone
 from services.privacy.redaction import redact_url
 from services.reference.catalog import Catalog
@@ -100,38 +106,34 @@ def summary(row: asyncpg.Record, catalog: Catalog, now: Any, principal: Principa
 
 
 async def list_cases(
-    conn: asyncpg.Connection, catalog: Catalog, principal: Principal, *, limit: int, status: str | None
+    conn: asyncpg.Connection,
+    catalog: Catalog,
+    principal: Principal,
+    *,
+    limit: int,
+    filters: CaseFilters | None = None,
+    cursor: Cursor | None = None,
 ) -> dict[str, Any]:
-    """The cases ``principal`` may see (the policy as SQL), newest first, and counts of the same set."""
-    now = await conn.fetchval("SELECT clock_timestamp()")
-    params: list[Any] = []
-    visible = case_condition(principal, Permission.CASE_READ, params)
-    where = visible
-    if status:
-        params.append(status)
-        where += f" AND status = ${len(params)}"
-    rows = await conn.fetch(
-        f"SELECT {_SUMMARY_COLUMNS} FROM cases WHERE {where} ORDER BY updated_at DESC LIMIT {int(limit)}",
-        *params,
-    )
-    count_params: list[Any] = []
-    visible = case_condition(principal, Permission.CASE_READ, count_params)
-    counts = dict.fromkeys((st.value for st in CaseStatus), 0)  # every status, zeros included
-    counts.update(
-        {
-            r["status"]: r["n"]
-            for r in await conn.fetch(
-                f"SELECT status, count(*) AS n FROM cases WHERE {visible} GROUP BY status", *count_params
-            )
-        }
-    )
-    extra = await conn.fetchrow(
-        f"SELECT count(*) FILTER (WHERE status IN ({_CLOCK_RUNNING_SQL}) AND due_at < clock_timestamp()) "
-        "AS overdue, "
-        f"count(*) FILTER (WHERE status = 'reported' AND created_at < clock_timestamp() - interval "
-        f"'{STRANDED_AFTER}') AS stranded FROM cases WHERE {visible}",
-        *count_params,
-    )
+    """One page of the cases ``principal`` may see (the policy as SQL) that match ``filters``,
+    ORDER BY updated_at DESC, id DESC after ``cursor``, and the header counters of everything they
+    may see (not only the filtered set), read from ``case_counts``, not by counting cases.
+
+    One read-only snapshot for the page and the counters. Plans are made for the actual values
+    (``force_custom_plan``): how selective a status, an area or a term is decides the plan, and a
+    generic plan can't know.
+    """
+    f = filters or CaseFilters()
+    if f.grid_codes is not None and principal.grid_codes is not None:
+        # Asked for an area partly outside one's own: only the part inside (the planner would
+        # otherwise take the two conditions as independent and walk everything to find nothing).
+        f = replace(f, grid_codes=f.grid_codes & principal.grid_codes)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        now = await conn.fetchval("SELECT clock_timestamp()")
+        rows = [] if f.grid_codes == frozenset() else await _page(conn, principal, f, now, cursor, limit + 1)
+        counts, extra = await _counts(conn, principal, now)
+    more = len(rows) > limit
+    rows = rows[:limit]
     total = sum(counts.values())
     counts["overdue"] = extra["overdue"]
     return {
@@ -141,17 +143,183 @@ async def list_cases(
         # Reports that dispatch has not picked up for minutes: re-driven by dispatch, shown here too.
         "stranded": extra["stranded"],
         "total": total,
+        "next_cursor": Cursor(rows[-1]["updated_at"], rows[-1]["id"]).encode() if more else None,
     }
 
 
-def viewer(principal: Principal, facts: CaseFacts, status: str) -> dict[str, Any]:
-    """What this person may do with this case now: the policy and the state machine together."""
+_ORDER = "ORDER BY updated_at DESC, id DESC"
+FIRST_WALK = 2_000  # rows read in page order before judging how rare the matches are
+MAX_WALK = 100_000  # beyond this many rows, collecting the matches through their index is cheaper
+
+
+async def _page(
+    conn: asyncpg.Connection, principal: Principal, f: CaseFilters, now: Any, cursor: Cursor | None, n: int
+) -> list[asyncpg.Record]:
+    """Up to ``n`` rows in page order.
+
+    Most filters (status, category, area, department, channel) and the roles' own conditions are
+    left to the planner: it walks the (updated_at, id) index or a (column, updated_at) one and stops
+    at ``n``. Some it misjudges against that order: a date range or a case-number range (one day's
+    cases are close together in updated_at too, so a walk finds none for long when the day is not
+    recent), a search term (its bigrams are not independent, so a common phrase looks rare) and the
+    deadlines (overdue cases are old ones). For those: walk the newest rows, and from the share of
+    matches found there either walk as far as that share says ``n`` needs (at most ``MAX_WALK``)
+    or, when matches are rare, collect every match through its own index (case_no, created_at, the
+    bigram index, the running clocks' index: as many rows as there are matches), sort, fetch ``n``.
+    """
+
+    def where(walk: bool) -> tuple[str, list[Any]]:
+        params: list[Any] = []
+        conds = [case_condition(principal, Permission.CASE_READ, params)]
+        conds += _filter_conditions(principal, f, now, params, walk=walk)
+        if cursor is not None and not walk:
+            conds.append(_keyset(cursor, params))
+        return " AND ".join(conds), params
+
+    search = f.search
+    awkward = (
+        search is not None
+        or f.created_from is not None
+        or f.created_before is not None
+        or f.overdue
+        or f.due_within_h is not None
+    )
+    if not awkward:
+        conds, params = where(walk=False)
+        return await conn.fetch(
+            f"SELECT {_SUMMARY_COLUMNS} FROM cases WHERE {conds} {_ORDER} LIMIT {n}", *params
+        )
+    if not (search is not None and search.by_case_no and search.case_no_from == search.case_no_to):
+        walk = max(FIRST_WALK, 2 * n)
+        while True:
+            conds, params = where(walk=True)
+            after = f"WHERE {_keyset(cursor, params)} " if cursor is not None else ""
+            rows = await conn.fetch(
+                f"SELECT {_SUMMARY_COLUMNS} FROM (SELECT {_SUMMARY_COLUMNS}, address FROM cases {after}"
+                f"{_ORDER} LIMIT {walk}) AS newest WHERE {conds} {_ORDER} LIMIT {n}",
+                *params,
+            )
+            if len(rows) == n or walk >= MAX_WALK or not rows:
+                break
+            needed = walk * n // len(rows) * 3 // 2  # the share found so far, with a margin
+            if needed > MAX_WALK:
+                break
+            walk = needed
+        if len(rows) == n:
+            return rows
+    # The matches' ids and order keys through their own index (OFFSET 0: don't walk the order),
+    # sorted; then the n rows. For the deadlines the first step reads the running clocks' index only.
+    conds, params = where(walk=False)
+    return await conn.fetch(
+        f"SELECT {_SUMMARY_COLUMNS} FROM cases WHERE id = ANY(ARRAY("
+        f"SELECT id FROM (SELECT id, updated_at FROM cases WHERE {conds} OFFSET 0) AS matches {_ORDER} LIMIT {n}"
+        f")) {_ORDER}",
+        *params,
+    )
+
+
+def _keyset(cursor: Cursor, params: list[Any]) -> str:
+    params += [cursor.updated_at, cursor.case_id]
+    return f"(updated_at, id) < (${len(params) - 1}, ${len(params)})"
+
+
+def _filter_conditions(
+    principal: Principal, f: CaseFilters, now: Any, params: list[Any], *, walk: bool = False
+) -> list[str]:
+    def bind(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    out: list[str] = []
+    # One value as `=`, several as `= ANY`: an equality keeps a (column, updated_at) index in order.
+    if len(f.statuses) == 1:
+        out.append(f"status = {bind(f.statuses[0])}")
+    elif f.statuses:
+        out.append(f"status = ANY({bind(list(f.statuses))}::text[])")
+    if f.due_within_h is not None:  # due soon, or (with overdue) overdue or due soon
+        soon = now + timedelta(hours=f.due_within_h)
+        since = "" if f.overdue else f"due_at >= {bind(now)} AND "
+        out.append(f"status IN ({_CLOCK_RUNNING_SQL}) AND {since}due_at < {bind(soon)}")
+    elif f.overdue:
+        out.append(f"status IN ({_CLOCK_RUNNING_SQL}) AND due_at < {bind(now)}")
+    if f.category_code is not None:
+        out.append(f"category_code = {bind(f.category_code)}")
+    if f.grid_codes is not None:
+        grids = sorted(f.grid_codes)
+        out.append(
+            f"grid_code = {bind(grids[0])}" if len(grids) == 1 else f"grid_code = ANY({bind(grids)}::text[])"
+        )
+    if f.department_code is not None:
+        out.append(f"department_code = {bind(f.department_code)}")
+    if f.channel is not None:
+        out.append(f"channel = {bind(f.channel)}")
+    if f.created_from is not None:
+        out.append(f"created_at >= {bind(f.created_from)}")
+    if f.created_before is not None:
+        out.append(f"created_at < {bind(f.created_before)}")
+    search = f.search
+    if search is not None and search.by_case_no:
+        if search.case_no_from == search.case_no_to:
+            out.append(f"case_no = {bind(search.case_no_from)}")
+        else:
+            out.append(f"case_no BETWEEN {bind(search.case_no_from)} AND {bind(search.case_no_to)}")
+    elif search is not None:
+        # Text matches only cases whose text this person may read (what is shown is masked by
+        # summary()). Walking, the row's own text is checked; otherwise the bigram index finds the
+        # candidates and strpos checks the exact substring. case_search.body is that same text.
+        out.append(case_condition(principal, Permission.CASE_READ_DETAILS, params))
+        q = bind(search.text)
+        if walk:
+            out.append(f"strpos(lower(description || E'\\n' || coalesce(address, '')), lower({q})) > 0")
+        else:
+            out.append(
+                "id IN (SELECT s.case_id FROM case_search s WHERE "
+                f"gridcase_bigrams(s.body) @> gridcase_bigrams({q}) AND strpos(lower(s.body), lower({q})) > 0)"
+            )
+    return out
+
+
+async def _counts(
+    conn: asyncpg.Connection, principal: Principal, now: Any
+) -> tuple[dict[str, int], asyncpg.Record]:
+    """Counts per status from the counter table (every status, zeros included); overdue and stranded
+    from partial indexes, so they cost as much as there are overdue and stranded cases."""
+    counts = dict.fromkeys((st.value for st in CaseStatus), 0)
+    params: list[Any] = []
+    rows_where = count_condition(principal, Permission.CASE_READ, params)
+    if rows_where is None:
+        # A feed's own cases, through the (submitted_by, updated_at) index.
+        visible = case_condition(principal, Permission.CASE_READ, params)
+        query = f"SELECT status, count(*) AS n FROM cases WHERE {visible} GROUP BY status"
+    else:
+        query = (
+            "SELECT status, sum(n)::bigint AS n FROM ("
+            "SELECT status, grid_code, department_code, assist, n FROM case_counts UNION ALL "
+            "SELECT status, grid_code, department_code, assist, n FROM case_count_deltas"
+            f") AS c WHERE {rows_where} GROUP BY status"
+        )
+    counts.update({r["status"]: r["n"] for r in await conn.fetch(query, *params)})
+    params = [now]
+    visible = case_condition(principal, Permission.CASE_READ, params)
+    extra = await conn.fetchrow(
+        f"SELECT (SELECT count(*) FROM cases WHERE {visible} AND status IN ({_CLOCK_RUNNING_SQL}) "
+        "AND due_at < $1) AS overdue, "
+        f"(SELECT count(*) FROM cases WHERE {visible} AND status = 'reported' "
+        f"AND created_at < $1 - interval '{STRANDED_AFTER}') AS stranded",
+        *params,
+    )
+    return counts, extra
+
+
+def viewer(principal: Principal, facts: CaseFacts, status: str, state: CaseState) -> dict[str, Any]:
+    """What this person may do with this case now: the policy, the state machine and the workflow."""
     return {
         "can_reveal": bool(decide(principal, Permission.CASE_REVEAL, facts)),
         "actions": [
             a.value
             for a in allowed_actions(CaseStatus(status))
             if decide(principal, ACTION_PERMISSIONS[a], facts)
+            and workflow_available(a, state, department_code=principal.department_code)
         ],
     }
 
@@ -182,8 +350,17 @@ async def case_detail(
     )
     out["external_id"] = row["external_id"]
     out["triage_reason"] = row["triage_reason"]
-    out["viewer"] = viewer(principal, facts, row["status"])
+    extras = await casework.case_extras(conn, case_id)
+    names = {code: d.name for code, d in catalog.departments.items()}
+    state = CaseState(
+        pending=pending_kinds([r["kind"] for r in extras["requests"]]),
+        assists_pending=tuple(r["department_code"] for r in extras["assists"] if r["status"] == "pending"),
+        assists_all=tuple(r["department_code"] for r in extras["assists"]),
+    )
+    out["viewer"] = viewer(principal, facts, row["status"], state)
     internal = bool(decide(principal, Permission.CASE_READ_INTERNAL, facts))
+    details = bool(decide(principal, Permission.CASE_READ_DETAILS, facts))
+    out |= _extras_view(extras, names, internal=internal, details=details)
     events = await conn.fetch(
         "SELECT event_id, seq, type, occurred_at, actor, actor_name, actor_unit, status, payload "
         "FROM case_events WHERE case_id = $1 ORDER BY seq",
@@ -211,6 +388,57 @@ async def case_detail(
     ]
     out["notifications"] = await _notifications(conn, case_id) if internal else []
     return out
+
+
+def _extras_view(
+    extras: dict[str, Any], names: dict[str, str], *, internal: bool, details: bool
+) -> dict[str, Any]:
+    """Requests waiting for an answer, assisting parts, photos (only for who may see details), links."""
+    return {
+        "pending_requests": [
+            {
+                "request_id": r["id"],
+                "kind": r["kind"],
+                "kind_label": REQUEST_LABELS[RequestKind(r["kind"])],
+                "reason": r["reason"] if internal else None,
+                "requested_due_at": r["requested_due_at"],
+                "requested_by_label": r["requested_by_label"] if internal else None,
+                "requested_at": r["requested_at"],
+            }
+            for r in extras["requests"]
+        ],
+        "assists": [
+            {
+                "department_code": a["department_code"],
+                "department_name": names.get(a["department_code"], a["department_code"]),
+                "status": a["status"],
+                "status_label": "已反馈" if a["status"] == "reported" else "待反馈",
+                "note": a["note"] if internal else None,
+                "reported_at": a["reported_at"],
+            }
+            for a in extras["assists"]
+        ],
+        "photos": [
+            {
+                "photo_id": str(p["id"]),
+                "url": f"/api/v1/photos/{p['id']}",
+                "kind": p["kind"],
+                "kind_label": PHOTO_KIND_LABELS.get(p["kind"], p["kind"]),
+                "event_id": str(p["event_id"]),
+                "uploaded_by_label": p["uploaded_by_label"] if internal else None,
+                "created_at": p["created_at"],
+            }
+            for p in extras["photos"]
+        ]
+        if details
+        else [],
+        "duplicate_of": (
+            {"case_id": str(extras["duplicate_of"][0]), "case_no": extras["duplicate_of"][1]}
+            if extras["duplicate_of"]
+            else None
+        ),
+        "duplicates": [{"case_id": str(i), "case_no": n} for i, n in extras["duplicates"]],
+    }
 
 
 async def _notifications(conn: asyncpg.Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:

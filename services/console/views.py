@@ -4,22 +4,24 @@ queries/commands). Every route names its permission; typed errors become answers
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from schemas.access import Permission, Scope, scope_of
+from schemas.access import Permission, Scope, decide, scope_of
 from schemas.accounts import RevealIn
 from schemas.api import ActionIn
 from schemas.identity import Principal
-from schemas.states import CaseStatus
+from schemas.workflow import MAX_PHOTOS
 from services.audit.service import list_entries
 from services.audit.service import record as audit
-from services.console import queries
-from services.console.access import check_case
+from services.casework import photos
+from services.console import listing, queries
+from services.console.access import case_facts, check_case
 from services.console.commands import act
 from services.http.errors import Invalid, NotFound, error_response
 from services.identity.dependencies import require
@@ -33,17 +35,61 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.get("/cases", summary="案件列表（仅本人可见范围）")
+@router.get("/cases", summary="案件列表（仅本人可见范围；筛选、搜索、翻页）")
 async def list_cases(
     request: Request,
     principal: Annotated[Principal, require(Permission.CASE_READ)],
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    status: CaseStatus | None = None,
+    limit: Annotated[str | None, Query(description="每页条数，1–500，默认 100")] = None,
+    cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor")] = None,
+    status: Annotated[
+        list[str] | None, Query(description="案件状态，可重复或用逗号分隔：status=dispatched,signed")
+    ] = None,
+    overdue: Annotated[str | None, Query(description="true：只看已超时（计时中且已过期限）")] = None,
+    due_soon: Annotated[
+        str | None,
+        Query(
+            description="true：只看即将到期（计时中，due_within_h 小时内到期）；与 overdue 同用：超时或即将到期"
+        ),
+    ] = None,
+    due_within_h: Annotated[str | None, Query(description="“即将到期”的小时数，默认 4")] = None,
+    category_code: Annotated[str | None, Query(description="案件类别编码")] = None,
+    grid_code: Annotated[str | None, Query(description="网格编码，或街道、社区编码（其下所有网格）")] = None,
+    department_code: Annotated[str | None, Query(description="主办部门编码")] = None,
+    channel: Annotated[
+        str | None, Query(description="来源渠道：app、wechat、hotline、operator、open311")
+    ] = None,
+    date_from: Annotated[
+        str | None, Query(alias="from", description="上报日期起（含），YYYY-MM-DD，北京时间")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(alias="to", description="上报日期止（含），YYYY-MM-DD，北京时间")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(description="搜索：全数字为案件编号（14位或其开头），否则搜描述和地址（须有权查看描述）"),
+    ] = None,
 ) -> dict[str, Any]:
     catalog = await request.app.state.catalogs.get()
+    page_size = listing.parse_limit(limit)
+    filters = listing.parse_filters(
+        catalog,
+        principal,
+        status=status,
+        overdue=overdue,
+        due_soon=due_soon,
+        due_within_h=due_within_h,
+        category_code=category_code,
+        grid_code=grid_code,
+        department_code=department_code,
+        channel=channel,
+        date_from=date_from,
+        date_to=date_to,
+        q=q,
+    )
+    after = listing.Cursor.decode(cursor) if cursor else None
     async with request.app.state.pool.acquire() as conn:
         return await queries.list_cases(
-            conn, catalog, principal, limit=limit, status=status.value if status else None
+            conn, catalog, principal, limit=page_size, filters=filters, cursor=after
         )
 
 
@@ -97,6 +143,78 @@ async def reveal_contact(
             client_ip=_client_ip(request),
         )
     return clear
+
+
+@router.post(
+    "/photos", status_code=201, summary="上传现场照片（JPEG/PNG/WebP，最多9张；由办结、核查等操作引用）"
+)
+async def upload_photos(
+    request: Request,
+    case_id: Annotated[uuid.UUID, Query(description="The case the photos show")],
+    files: Annotated[list[UploadFile], File(description="1–9 photos")],
+    principal: Annotated[Principal, require(Permission.CASE_UPLOAD_PHOTOS)],
+) -> dict[str, Any]:
+    settings = request.app.state.settings
+    if not 1 <= len(files) <= MAX_PHOTOS:
+        raise Invalid("files", f"一次上传1到{MAX_PHOTOS}张照片")
+    checked = []
+    for upload in files:
+        data = await upload.read(settings.photo_max_bytes + 1)
+        try:
+            content_type, ext = photos.check(
+                data, max_bytes=settings.photo_max_bytes, name=(upload.filename or "")[:60]
+            )
+        except photos.BadPhoto as exc:
+            raise Invalid("files", exc.reason) from None
+        checked.append((data, content_type, ext))
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        await check_case(conn, principal, Permission.CASE_READ, case_id)
+        await check_case(conn, principal, Permission.CASE_UPLOAD_PHOTOS, case_id)
+        stored = [
+            await photos.store(
+                conn,
+                media_dir=Path(settings.media_path),
+                case_id=case_id,
+                data=data,
+                content_type=content_type,
+                ext=ext,
+                uploader=principal.actor,
+            )
+            for data, content_type, ext in checked
+        ]
+    return {
+        "photos": [
+            {
+                "photo_id": str(p.photo_id),
+                "url": f"/api/v1/photos/{p.photo_id}",
+                "content_type": p.content_type,
+                "size": p.size,
+            }
+            for p in stored
+        ]
+    }
+
+
+@router.get("/photos/{photo_id}", summary="查看照片（仅限可查看该案件详情的人员）")
+async def get_photo(
+    request: Request, photo_id: uuid.UUID, principal: Annotated[Principal, require(Permission.CASE_READ)]
+) -> FileResponse:
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT case_id, path, content_type FROM case_photos WHERE id = $1", photo_id
+        )
+        if row is None:
+            raise NotFound("照片不存在或无权查看", error="photo_not_found")
+        await check_case(conn, principal, Permission.CASE_READ, row["case_id"])
+        facts = await case_facts(conn, row["case_id"])
+    if not decide(principal, Permission.CASE_READ_DETAILS, facts):
+        raise NotFound("照片不存在或无权查看", error="photo_not_found")
+    path = Path(request.app.state.settings.media_path) / row["path"]
+    if not path.is_file():
+        raise NotFound("照片文件已不存在", error="photo_missing")
+    return FileResponse(
+        path, media_type=row["content_type"], headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 @router.get("/audit", summary="审计日志（个人信息查看、账号与基础数据变更）")

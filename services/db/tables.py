@@ -23,6 +23,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.types import UserDefinedType
+
+
+class _Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
+
+
+XID8 = _Xid8()
 
 metadata = MetaData(
     naming_convention={
@@ -116,6 +129,7 @@ cases = Table(
     # The identity that submitted it (user:<name> / token:<id>): a feed reads back its own cases.
     Column("submitted_by", Text, nullable=True),
     Column("assist_department_codes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("duplicate_of", UUID(as_uuid=True), nullable=True),  # merged (并案) into this original
     Column("triage_reason", Text, nullable=True),
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
@@ -124,11 +138,64 @@ cases = Table(
     Column("updated_at", TS, nullable=False, server_default=func.now()),
     UniqueConstraint("channel", "external_id", name="uq_cases_channel_external_id"),
     Index("ix_cases_status_updated", "status", "updated_at"),
-    Index("ix_cases_updated_at", "updated_at"),
-    Index("ix_cases_submitted_by", "submitted_by", "updated_at"),
+    # The console's keyset pages: ORDER BY updated_at DESC, id DESC (migration 0003).
+    Index("ix_cases_updated_id", "updated_at", "id"),
+    Index("ix_cases_created_at", "created_at"),
+    # Bounded by the running clocks (overdue, due soon) and by the cases not yet routed (stranded).
+    Index(
+        "ix_cases_running_due",
+        "due_at",
+        postgresql_include=[
+            "updated_at",
+            "id",
+            "grid_code",
+            "department_code",
+            "assist_department_codes",
+            "submitted_by",
+        ],
+        postgresql_where=text("status IN ('dispatched', 'signed', 'returned')"),
+    ),
+    Index("ix_cases_reported_created", "created_at", postgresql_where=text("status = 'reported'")),
+    Index("ix_cases_submitted_by", "submitted_by", "updated_at", postgresql_include=["status"]),
     Index("ix_cases_department_updated", "department_code", "updated_at"),
     Index("ix_cases_grid_updated", "grid_code", "updated_at"),
+    Index("ix_cases_duplicate_of", "duplicate_of", postgresql_where=text("duplicate_of IS NOT NULL")),
 )
+
+# Cases per (status, grid, department, lead or assisting department): the console's counters sum
+# these instead of counting cases. Triggers on `cases` append to `case_count_deltas` (never update a
+# shared row); `gridcase_compact_case_counts()` folds them in (the console calls it every second).
+# '' stands for no grid / no department. Functions and triggers: migration 0003.
+case_counts = Table(
+    "case_counts",
+    metadata,
+    Column("status", Text, nullable=False),
+    Column("grid_code", Text, nullable=False),
+    Column("department_code", Text, nullable=False),
+    Column("assist", Boolean, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("status", "grid_code", "department_code", "assist", name="pk_case_counts"),
+)
+
+case_count_deltas = Table(
+    "case_count_deltas",
+    metadata,
+    Column("status", Text, nullable=False),
+    Column("grid_code", Text, nullable=False),
+    Column("department_code", Text, nullable=False),
+    Column("assist", Boolean, nullable=False),
+    Column("n", Integer, nullable=False),
+)
+
+# Description and address of each case for text search, written by a trigger when the case is taken
+# in (not on every status change); GIN index on gridcase_bigrams(body) (migration 0003).
+case_search = Table(
+    "case_search",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+Index("ix_case_search_bigrams", func.gridcase_bigrams(case_search.c.body), postgresql_using="gin")
 
 case_events = Table(
     "case_events",
@@ -157,8 +224,11 @@ outbox = Table(
     Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", TS, nullable=False, server_default=func.now()),
     Column("published_at", TS, nullable=True),
+    # The writing transaction (default pg_current_xact_id()): the live feed reads what became visible.
+    Column("txid", XID8, nullable=True, server_default=text("pg_current_xact_id()")),
     Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
     Index("ix_outbox_created_at", "created_at"),
+    Index("ix_outbox_txid", "txid"),
 )
 
 processed_events = Table(
@@ -312,4 +382,69 @@ audit_log = Table(
     Column("client_ip", Text, nullable=True),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_case", "case_id"),
+)
+
+# --- the closed loop worked by people ---------------------------------------------------------
+
+# A department's request (extension, suspension) and the command centre's answer.
+case_requests = Table(
+    "case_requests",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # extension | suspension
+    Column("status", Text, nullable=False, server_default="pending"),  # pending | approved | refused
+    Column("reason", Text, nullable=False),
+    Column("requested_due_at", TS, nullable=True),  # extension: the deadline asked for
+    Column("requested_by", Text, nullable=False),
+    Column("requested_by_label", Text, nullable=True),
+    Column("requested_at", TS, nullable=False),
+    Column("request_event_id", UUID(as_uuid=True), nullable=False),
+    Column("answered_by", Text, nullable=True),
+    Column("answered_by_label", Text, nullable=True),
+    Column("answered_at", TS, nullable=True),
+    Column("answer_note", Text, nullable=True),
+    Column("answer_event_id", UUID(as_uuid=True), nullable=True),
+    Index("ix_case_requests_case", "case_id"),
+    # One open request of a kind per case: a second ask waits for the answer to the first.
+    Index(
+        "uq_case_requests_pending",
+        "case_id",
+        "kind",
+        unique=True,
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_case_requests_pending", "requested_at", postgresql_where=text("status = 'pending'")),
+)
+
+# Assisting departments (协办) and their part.
+case_assists = Table(
+    "case_assists",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("department_code", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="pending"),  # pending | reported
+    Column("note", Text, nullable=True),
+    Column("reported_by", Text, nullable=True),
+    Column("reported_by_label", Text, nullable=True),
+    Column("reported_at", TS, nullable=True),
+    PrimaryKeyConstraint("case_id", "department_code", name="pk_case_assists"),
+)
+
+# Photos of a result or a check: uploaded first, attached by the action that names them.
+case_photos = Table(
+    "case_photos",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("path", Text, nullable=False),  # relative to GRIDCASE_MEDIA_DIR
+    Column("content_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("uploaded_by", Text, nullable=False),
+    Column("uploaded_by_label", Text, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("kind", Text, nullable=True),  # handle | assist | check, once attached
+    Column("event_id", UUID(as_uuid=True), nullable=True),  # the action that attached it
+    Index("ix_case_photos_case", "case_id"),
 )

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.api import ErrorBody, FieldError
 from schemas.states import IllegalTransition
+from schemas.workflow import MissingValue, WorkflowRefused
 from services.ledger.service import CaseNotFound
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,16 @@ def install_error_handlers(app: FastAPI) -> None:
                 "action": exc.action.value,
                 "allowed_actions": [a.value for a in exc.allowed],
             },
+        )
+
+    @app.exception_handler(WorkflowRefused)
+    async def _workflow(_: Request, exc: WorkflowRefused) -> JSONResponse:
+        return error_response(409, "workflow_refused", exc.message)
+
+    @app.exception_handler(MissingValue)
+    async def _missing(_: Request, exc: MissingValue) -> JSONResponse:
+        return error_response(
+            422, "validation_error", exc.reason, fields=[FieldError(field=exc.field, reason=exc.reason)]
         )
 
     @app.exception_handler(CaseNotFound)

@@ -44,12 +44,14 @@ class RequestGuards:
         max_body_bytes: int,
         multipart_prefixes: tuple[str, ...] = (),
         exempt_prefixes: tuple[str, ...] = ("/channels/",),
+        upload_max_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Upload routes (the multipart prefixes) take larger bodies: photos.
+        self.upload_max_bytes = upload_max_bytes or max_body_bytes
         self.multipart_prefixes = tuple(multipart_prefixes)
         self.exempt_prefixes = tuple(exempt_prefixes)
-        self.too_large_message = f"请求内容超过{max(max_body_bytes // 1024, 1)}KB上限"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,13 +75,15 @@ class RequestGuards:
                 content_type = value
                 content_types += 1
 
-        limit = self.max_body_bytes
+        path: str = scope["path"]
+        upload = bool(self.multipart_prefixes) and path.startswith(self.multipart_prefixes)
+        limit = self.upload_max_bytes if upload else self.max_body_bytes
+        too_large = _too_large_message(limit)
         if content_length is not None and content_length > limit:
-            await _answer(scope, receive, send, 413, "payload_too_large", self.too_large_message)
+            await _answer(scope, receive, send, 413, "payload_too_large", too_large)
             return
 
         require_empty = False
-        path: str = scope["path"]
         if scope["method"] in UNSAFE_METHODS and not path.startswith(self.exempt_prefixes):
             if content_type is not None:
                 if content_types > 1 or not self._type_allowed(content_type, path):
@@ -104,7 +108,7 @@ class RequestGuards:
                 if body:
                     received += len(body)
                     if received > limit:
-                        rejected = BodyRejected(413, "payload_too_large", self.too_large_message)
+                        rejected = BodyRejected(413, "payload_too_large", too_large)
                         raise rejected
                     if require_empty:
                         rejected = BodyRejected(415, "unsupported_media_type", EMPTY_BODY_MESSAGE)
@@ -142,6 +146,10 @@ class RequestGuards:
         await _answer(scope, receive, send, 415, "unsupported_media_type", message)
 
 
+def _too_large_message(limit: int) -> str:
+    return f"请求内容超过{max(limit // 1024, 1)}KB上限"
+
+
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, error: str, message: str) -> None:
     await error_response(status, error, message)(scope, receive, send)
 
@@ -152,6 +160,7 @@ def install_request_guards(
     max_body_bytes: int,
     multipart_prefixes: tuple[str, ...] = (),
     exempt_prefixes: tuple[str, ...] = ("/channels/",),
+    upload_max_bytes: int | None = None,
 ) -> None:
     """Guard every route of ``app``: body limit while reading, JSON-only state-changing requests.
 
@@ -164,4 +173,5 @@ def install_request_guards(
         max_body_bytes=max_body_bytes,
         multipart_prefixes=multipart_prefixes,
         exempt_prefixes=exempt_prefixes,
+        upload_max_bytes=upload_max_bytes,
     )

@@ -33,6 +33,8 @@ UPDATABLE = frozenset(
         "triage_reason",
         "due_at",
         "dispatched_at",
+        "assist_department_codes",
+        "duplicate_of",
     }
 )
 

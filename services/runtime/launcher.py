@@ -89,6 +89,7 @@ class Supervisor:
                 **self.extra_env,
                 "GRIDCASE_DATABASE_URL": database_url,
                 "GRIDCASE_KAFKA_BOOTSTRAP": bootstrap,
+                "GRIDCASE_HOME": str(self.home.resolve()),  # media (photos) live under it
                 "PYTHONUNBUFFERED": "1",
             }
             self.database_url, self.bootstrap = database_url, bootstrap

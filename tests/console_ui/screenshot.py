@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Take a headless-Chromium screenshot after *real* seconds, standard library only.
+"""Take a headless-Chromium screenshot of the real system's pages after *real* seconds, standard
+library only.
 
-`chromium --screenshot --virtual-time-budget=...` never finishes on this page,
+`chromium --screenshot --virtual-time-budget=...` never finishes on these pages,
 because virtual time is paused while a network fetch is pending and the SSE
 stream (/api/v1/stream) never ends. This helper drives Chromium over the
 DevTools protocol on a pipe (--remote-debugging-pipe: fds 3/4, NUL-delimited
-JSON), waits wall-clock time, optionally runs JS steps, and captures a PNG.
-It also prints console messages and uncaught exceptions from the page.
+JSON), signs in through the sign-in page if asked (--login), waits wall-clock
+time, optionally runs JS steps, and captures a PNG. It also prints console
+messages and uncaught exceptions from the page.
 
-Examples:
-  python tests/console_ui/screenshot.py http://127.0.0.1:8765/ /tmp/console.png --wait 5
-  python tests/console_ui/screenshot.py 'http://127.0.0.1:8765/#case=<id>' /tmp/panel.png --wait 4
-  python tests/console_ui/screenshot.py http://127.0.0.1:8765/ /tmp/search.png --wait 3 \\
+Examples (a system started with `make up` on port 8000):
+  python tests/console_ui/screenshot.py http://127.0.0.1:8000/ /tmp/console.png --login demo-operator --wait 5
+  python tests/console_ui/screenshot.py 'http://127.0.0.1:8000/#case=<id>' /tmp/panel.png --login demo-operator --wait 4
+  python tests/console_ui/screenshot.py http://127.0.0.1:8000/workbench /tmp/workbench.png --login demo-department
+  python tests/console_ui/screenshot.py http://127.0.0.1:8000/check /tmp/check.png --login demo-gridworker \\
+      --size 375x812 --mobile
+  python tests/console_ui/screenshot.py http://127.0.0.1:8000/ /tmp/search.png --login demo-operator --wait 3 \\
       --eval "document.getElementById('search').value='路灯';document.getElementById('search').dispatchEvent(new Event('input'))" \\
       --step-wait 1
 """
@@ -30,6 +35,7 @@ import tempfile
 import threading
 import time
 import queue
+import urllib.parse
 
 
 class Pipe:
@@ -108,6 +114,35 @@ def drain(pipe: Pipe, seconds: float, log: list[str], until: str | None = None) 
             return False
 
 
+def sign_in(pipe: Pipe, sid: str, url: str, username: str, password: str, log: list[str]) -> None:
+    """Sign in through the real sign-in page (the session cookie stays in this browser)."""
+    parts = urllib.parse.urlsplit(url)
+    login = f"{parts.scheme}://{parts.netloc}/login"
+    pipe.call("Page.navigate", {"url": login}, sid)
+    if not drain(pipe, 20, log, until="Page.loadEventFired"):
+        log.append("warning: sign-in page not loaded within 20 s")
+    fill = (
+        "(() => { const u = document.getElementById('username'), p = document.getElementById('password');"
+        f" u.value = {json.dumps(username)}; p.value = {json.dumps(password)};"
+        " document.getElementById('login-submit').disabled = false;"
+        " document.getElementById('login-submit').click(); return true; })()"
+    )
+    pipe.call("Runtime.evaluate", {"expression": fill, "returnByValue": True}, sid)
+    # The page goes to "/" once the server has set the cookie; a refusal stays on /login.
+    if not drain(pipe, 15, log, until="Page.loadEventFired"):
+        res = pipe.call(
+            "Runtime.evaluate",
+            {"expression": "(document.getElementById('login-error') || {}).textContent || ''", "returnByValue": True},
+            sid,
+        )
+        raise SystemExit(f"sign-in as {username} failed: {res.get('result', {}).get('value') or 'no answer'}")
+    # Leave the page the sign-in went to (it may redirect by role): the next navigation then loads a
+    # fresh document, even when the URL only differs from it by its #fragment.
+    drain(pipe, 1.5, log)
+    pipe.call("Page.navigate", {"url": "about:blank"}, sid)
+    drain(pipe, 5, log, until="Page.loadEventFired")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("url")
@@ -117,6 +152,13 @@ def main() -> int:
     ap.add_argument("--eval", action="append", default=[], help="JS to run after --wait (repeatable)")
     ap.add_argument("--step-wait", type=float, default=1.0, help="seconds to wait after each --eval")
     ap.add_argument("--full-page", action="store_true", help="capture beyond the viewport")
+    ap.add_argument("--mobile", action="store_true", help="emulate a phone (touch, viewport meta tag)")
+    ap.add_argument("--login", metavar="USERNAME", help="sign in as USERNAME through /login first")
+    ap.add_argument(
+        "--password",
+        default=os.environ.get("GRIDCASE_SHOT_PASSWORD", "Demo@2026"),
+        help="password for --login (default: $GRIDCASE_SHOT_PASSWORD, else the demo accounts' Demo@2026)",
+    )
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -147,9 +189,11 @@ def main() -> int:
         target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         sid = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         pipe.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, sid)
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": args.mobile}, sid)
         for domain in ("Page", "Runtime", "Log"):
             pipe.call(f"{domain}.enable", {}, sid)
+        if args.login:
+            sign_in(pipe, sid, args.url, args.login, args.password, log)
         pipe.call("Page.navigate", {"url": args.url}, sid)
         if not drain(pipe, 20, log, until="Page.loadEventFired"):
             log.append("warning: load event not seen within 20 s")

@@ -58,8 +58,9 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
     case = await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
     staff = department_headers(case["department_code"])
-    for action in ("sign", "resolve"):
-        r = await api.post(f"/api/v1/cases/{case_id}/actions", json={"action": action}, headers=staff)
+    resolve = {"action": "resolve", "note": "已上门查看", "missing_assists_reason": "民政局另行跟进"}
+    for body in ({"action": "sign"}, resolve):
+        r = await api.post(f"/api/v1/cases/{case_id}/actions", json=body, headers=staff)
         assert r.status_code == 200, r.text
 
     async def stopped() -> bool:

@@ -68,7 +68,7 @@ async def test_illegal_transition_is_refused_with_a_reason(api: httpx.AsyncClien
     assert r.status_code == 409
     body = r.json()
     assert body["error"] == "illegal_transition"
-    assert "已派遣" in body["message"] and "核查结案" in body["message"]
+    assert "已派遣" in body["message"] and "结案" in body["message"]
     assert body["details"]["status"] == "dispatched"
     assert "sign" in body["details"]["allowed_actions"]
     case = (await api.get(f"/api/v1/cases/{case_id}")).json()

@@ -8,6 +8,7 @@
 'use strict';
 
 (() => {
+  const G = window.Gridcase; // common.js
   // ---------------------------------------------------------------------
   // Constants
   // ---------------------------------------------------------------------
@@ -66,31 +67,20 @@
     ['overdue', '超期', 'overdue'],
   ];
 
-  // One-line timeline summaries per event type; payload values are coerced
-  // to plain strings and only ever rendered as text.
-  const EVENT_SUMMARY = {
-    'case.reported': (p) => (s(p.channel_label) ? `经${s(p.channel_label)}上报` : ''),
-    'case.triaged': (p) => s(p.reason_label) || s(p.reason),
-    'case.dispatched': (p) => (s(p.department_name) ? `派往 ${s(p.department_name)}` : ''),
-    'case.escalated': (p) => `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
-    'case.returned': (p) => (s(p.reason) ? `退回原因：${s(p.reason)}` : ''),
-    'case.suspended': (p) => (s(p.reason) ? `挂起原因：${s(p.reason)}` : ''),
-    'case.resolved': (p) => s(p.result),
-    'case.closed': (p) => s(p.result),
-    'case.rejected': (p) => (s(p.reason) ? `原因：${s(p.reason)}` : ''),
-    'case.duplicate': (p) => (s(p.duplicate_of) ? `与案件 ${s(p.duplicate_of)} 重复` : s(p.reason)),
-    'notification.delivered': (p) => (s(p.target) ? `已推送至 ${s(p.target)}` : ''),
-    'notification.failed': (p) => {
-      const who = s(p.target) ? `推送至 ${s(p.target)} 失败` : '推送失败';
-      return s(p.error) ? `${who}（${s(p.error)}）` : who;
-    },
-  };
   const DESCRIPTION_HIDDEN = '（无权查看案件描述）';
+  // Why dispatch left a case to the command centre (the server's label wins when it sends one).
+  const TRIAGE_LABELS = {
+    unknown_grid: '网格编码不存在，需人工核实位置',
+    outside_grids: '上报位置不在本区任何网格内，需人工核实',
+    no_location: '未提供网格编码或位置，需人工定位',
+    no_category: '未指定案件类别，需人工分类',
+    unknown_category: '案件类别编码不存在，需人工分类',
+    needs_operator: '“其他”类案件由指挥中心人工分拣',
+    unknown_department: '责任矩阵中的责任部门不存在，需人工派遣',
+  };
   const LOCATION_HIDDEN = '（无权查看精确位置）';
   const REASON_MIN = 2;
   const REASON_MAX = 200;
-
-  const SUMMARY_FALLBACK_KEYS = ['summary', 'note', 'reason_label', 'reason', 'result', 'comment'];
 
   // ---------------------------------------------------------------------
   // State
@@ -184,6 +174,12 @@
     return s(c.status_label) || STATUS_LABEL.get(c.status) || s(c.status) || '未知';
   }
 
+  /** The triage reason of a case in the triage queue, in Chinese. */
+  function triageReason(c) {
+    const code = s(c.triage_reason);
+    return s(c.triage_reason_label) || TRIAGE_LABELS[code] || code;
+  }
+
   /** Parse ISO-8601 with timezone; tolerates >3 fractional digits. Returns ms or NaN. */
   function parseTime(v) {
     if (typeof v !== 'string' || v === '') return NaN;
@@ -264,20 +260,9 @@
     ]);
   }
 
-  /** A non-2xx answer; error bodies are {"error", "message" (Chinese), "fields", "details"}. */
-  class HttpError extends Error {
-    constructor(status, body) {
-      const b = body && typeof body === 'object' && !Array.isArray(body) ? body : {};
-      super(`HTTP ${status}`);
-      this.status = status;
-      this.code = s(b.error);
-      this.serverMessage = s(b.message);
-      this.details = b.details && typeof b.details === 'object' ? b.details : {};
-    }
-  }
-
-  /** Thrown after a 401: the page is on its way to /login and callers just stop. */
-  class SignedOut extends Error {}
+  // A non-2xx answer ({"error", "message" (Chinese), "fields", "details"}) and "signed out, stop":
+  // shared with the case actions (actions.js), which tell them apart the same way.
+  const { HttpError, SignedOut } = G;
 
   // ---------------------------------------------------------------------
   // Session: who is signed in, CSRF token, redirect to /login
@@ -311,12 +296,13 @@
    * header on state-changing methods, and any 401 sends the page to /login.
    * A 403 csrf_failed (token rotated) is retried once with a fresh token.
    */
-  async function api(url, { method = 'GET', body, on401 = 'redirect', retried = false } = {}) {
+  async function api(url, { method = 'GET', body, form, on401 = 'redirect', retried = false } = {}) {
     if (auth.redirecting) throw new SignedOut();
     const unsafe = UNSAFE_METHODS.has(method);
     const headers = { Accept: 'application/json' };
     if (unsafe) {
-      headers['Content-Type'] = 'application/json';
+      // A FormData body (photo upload) sets its own multipart Content-Type; it needs the CSRF header too.
+      if (!form) headers['Content-Type'] = 'application/json';
       const token = await csrfToken();
       if (token) headers['X-CSRF-Token'] = token;
     }
@@ -325,7 +311,7 @@
       headers,
       credentials: 'same-origin',
       cache: 'no-store',
-      body: unsafe ? JSON.stringify(body === undefined ? {} : body) : undefined,
+      body: form || (unsafe ? JSON.stringify(body === undefined ? {} : body) : undefined),
     });
     if (res.status === 401 && on401 === 'redirect') {
       leave(loginUrl());
@@ -342,7 +328,7 @@
       if (unsafe && !retried && res.status === 403 && err.code === 'csrf_failed') {
         auth.csrf = null;
         await loadMe();
-        return api(url, { method, body, on401, retried: true });
+        return api(url, { method, body, form, on401, retried: true });
       }
       throw err;
     }
@@ -385,6 +371,11 @@
     setAlert('me', null);
     renderWhoami();
     scheduleExpiryCheck(m.expires_at);
+    // Department staff work on the workbench, grid workers on the check page (the sign-in page
+    // brings everyone to "/" by default): send them on, keeping a #case=… link.
+    const role = m.user && typeof m.user === 'object' ? s(m.user.role) : '';
+    const home = G.homeOf(role);
+    if (home !== '/' && location.pathname === '/') leave(home + location.hash);
   }
 
   /** Re-check the session just after it is due to expire (a wall display may sit idle). */
@@ -705,11 +696,7 @@
       el('td', { class: 'col-no mono', text: orDash(c.case_no) }),
       el('td', { class: 'col-status' }, [statusBadge(c)]),
       el('td', { class: 'col-channel', text: orDash(c.channel_label) }),
-      el('td', { class: 'col-desc' }, [
-        c.description_hidden === true
-          ? el('div', { class: 'truncate muted', text: DESCRIPTION_HIDDEN })
-          : el('div', { class: 'truncate', text: orDash(c.description), title: s(c.description) }),
-      ]),
+      el('td', { class: 'col-desc' }, [descCell(c)]),
       el('td', { class: 'col-cat' }, [truncated(c.category_name)]),
       el('td', { class: 'col-grid' }, [truncated(c.grid_name)]),
       el('td', { class: 'col-dept' }, [
@@ -723,6 +710,24 @@
       el('td', { class: 'col-due' }, [deadlineCell(c, dl)]),
     ]);
     return tr;
+  }
+
+  /**
+   * The description, after what needs the operator's eye: the triage reason of a case in the
+   * triage queue, requests waiting for approval.
+   */
+  function descCell(c) {
+    const triage = c.status === 'triage' ? triageReason(c) : '';
+    const desc = c.description_hidden === true
+      ? el('span', { class: 'truncate muted', text: DESCRIPTION_HIDDEN })
+      : el('span', { class: 'truncate', text: orDash(c.description), title: s(c.description) });
+    const pending = G.pendingTags(c);
+    if (!triage && !pending.length) return el('div', { class: 'truncate' }, [desc]);
+    return el('div', { class: 'desc-line' }, [
+      triage ? el('span', { class: 'tag-triage', text: triage, title: `分拣原因：${triage}`, dataset: { triageReason: s(c.triage_reason) } }) : null,
+      ...pending,
+      desc,
+    ]);
   }
 
   function truncated(v) {
@@ -1073,11 +1078,32 @@
     if (Number.isFinite(maxSeq)) state.seenEventSeq.set(d.case_id, maxSeq);
   }
 
+  // The panel body in three parts: the case (re-rendered), its actions (one element that stays in
+  // the page, so a half-filled form survives live refreshes), and its history (re-rendered).
+  const actions = window.GridcaseActions.create({
+    request: (url, opts) => api(url, opts),
+    onDone: ({ caseId }) => {
+      if (state.selectedId === caseId) loadDetail(caseId);
+      loadList();
+    },
+  });
+  const panelParts = { top: null, acts: null, rest: null };
+
+  function ensurePanelParts() {
+    if (panelParts.top) return;
+    panelParts.top = el('div', { class: 'panel-part', attrs: { id: 'panel-top' } });
+    panelParts.acts = el('div', { class: 'panel-part', attrs: { id: 'panel-acts' } }, [actions.root]);
+    panelParts.rest = el('div', { class: 'panel-part', attrs: { id: 'panel-rest' } });
+    $('panel-body').replaceChildren(panelParts.top, panelParts.acts, panelParts.rest);
+  }
+
   function renderDetail() {
-    const body = $('panel-body');
+    ensurePanelParts();
     const id = state.selectedId;
     if (!id) {
-      body.replaceChildren();
+      panelParts.top.replaceChildren();
+      panelParts.rest.replaceChildren();
+      actions.reset();
       return;
     }
     const d = state.detail && state.detail.case_id === id ? state.detail : null;
@@ -1087,6 +1113,7 @@
       : state.detailError ? '无法显示' : '加载中…';
 
     const parts = [];
+    const rest = [];
     if (state.detailError) {
       parts.push(el('div', { class: 'panel-error', attrs: { role: 'alert' } }, [
         el('span', { text: state.detailError }),
@@ -1098,7 +1125,9 @@
     }
     if (!summary) {
       if (!state.detailError) parts.push(el('div', { class: 'panel-loading', text: '正在加载案件详情…' }));
-      body.replaceChildren(...parts);
+      replacePart(panelParts.top, parts);
+      replacePart(panelParts.rest, rest);
+      actions.reset();
       return;
     }
 
@@ -1108,6 +1137,7 @@
       urgencyTag(s(summary.urgency), summary.urgency_label),
       dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
+      ...G.pendingTags(summary),
     ]));
     parts.push(summary.description_hidden === true
       ? el('p', { class: 'panel-desc panel-desc-hidden', text: DESCRIPTION_HIDDEN })
@@ -1129,27 +1159,60 @@
       const repText = rep ? [s(rep.name), s(rep.phone)].filter(Boolean).join('　') : '';
       fields.push(['上报人', repText || '—']);
       if (rep && s(rep.id_number)) fields.push(['证件号码', el('span', { class: 'mono', text: s(rep.id_number) })]);
-      if (s(d.triage_reason)) fields.push(['分拣原因', s(d.triage_reason)]);
+      const triage = d.status === 'triage' ? triageReason(d) : '';
+      if (triage) fields.push(['分拣原因', el('span', { class: 'triage-reason', text: triage, attrs: { id: 'triage-reason' } })]);
+      if (d.duplicate_of && typeof d.duplicate_of === 'object') {
+        fields.push(['并入案件', caseLink(d.duplicate_of)]);
+      }
+      const dups = Array.isArray(d.duplicates) ? d.duplicates.filter((x) => x && typeof x === 'object') : [];
+      if (dups.length) fields.push(['重复件', el('span', {}, dups.flatMap((x, i) => [i ? '、' : null, caseLink(x)]))]);
     }
     parts.push(fieldList(fields));
-    if (d) parts.push(revealSection(d));
-
-    parts.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
-    if (!d) {
-      parts.push(el('div', { class: 'panel-loading', text: state.detailError ? '—' : '正在加载…' }));
-    } else {
-      parts.push(timeline(d.events));
-      parts.push(el('h3', { class: 'panel-section', text: '通知记录' }));
-      parts.push(notifications(d.notifications));
+    if (d) {
+      parts.push(revealSection(d));
+      parts.push(G.pendingBox(d.pending_requests));
     }
-    // Re-rendering replaces the nodes: keep keyboard focus on the same control (by id).
+
+    if (d) {
+      const assists = G.assistList(d.assists);
+      if (assists) rest.push(el('h3', { class: 'panel-section', text: '协办部门' }), assists);
+      const photos = Array.isArray(d.photos) ? d.photos : [];
+      if (photos.length) {
+        rest.push(el('h3', { class: 'panel-section', text: `现场照片（${photos.length}）` }), G.photoGrid(photos));
+      }
+    }
+    rest.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
+    if (!d) {
+      rest.push(el('div', { class: 'panel-loading', text: state.detailError ? '—' : '正在加载…' }));
+    } else {
+      rest.push(G.timeline(d.events, { photos: d.photos, newIds: state.newEventIds }));
+      rest.push(el('h3', { class: 'panel-section', text: '通知记录' }));
+      rest.push(notifications(d.notifications));
+    }
+    replacePart(panelParts.top, parts);
+    if (d) actions.render(d);
+    else actions.reset();
+    replacePart(panelParts.rest, rest);
+  }
+
+  /** Replace a part's children, keeping keyboard focus on the same control (by id). */
+  function replacePart(part, nodes) {
     const active = document.activeElement;
-    const focusId = active && active !== body && body.contains(active) && active.id ? active.id : null;
-    body.replaceChildren(...parts.filter(Boolean));
+    const focusId = active && part.contains(active) && active.id ? active.id : null;
+    part.replaceChildren(...nodes.filter(Boolean));
     if (focusId) {
       const again = document.getElementById(focusId);
       if (again && again !== document.activeElement && !again.disabled) again.focus({ preventScroll: true });
     }
+  }
+
+  function caseLink(ref) {
+    const id = s(ref.case_id);
+    return el('a', {
+      class: 'case-link mono',
+      text: orDash(ref.case_no || ref.case_id),
+      attrs: { href: id ? `#case=${encodeURIComponent(id)}` : null },
+    });
   }
 
   function fieldList(fields) {
@@ -1351,67 +1414,6 @@
       fieldList(fields),
       el('p', { class: 'reveal-audit', text: '本次查看已记入审计日志' }),
     ]);
-  }
-
-  /** Event payload as an object (tolerates a JSON-encoded string). */
-  function payloadOf(ev) {
-    let p = ev.payload;
-    if (typeof p === 'string') {
-      try {
-        p = JSON.parse(p);
-      } catch (_) {
-        p = null;
-      }
-    }
-    return p && typeof p === 'object' && !Array.isArray(p) ? p : {};
-  }
-
-  function eventSummary(ev) {
-    const p = payloadOf(ev);
-    const fn = EVENT_SUMMARY[ev.type];
-    let text = '';
-    try {
-      text = fn ? fn(p) : '';
-    } catch (_) {
-      text = '';
-    }
-    if (!text) {
-      for (const k of SUMMARY_FALLBACK_KEYS) {
-        if (s(p[k])) {
-          text = s(p[k]);
-          break;
-        }
-      }
-    }
-    return text;
-  }
-
-  function timeline(events) {
-    const list = (Array.isArray(events) ? events : []).filter((e) => e && typeof e === 'object');
-    if (!list.length) return el('div', { class: 'panel-empty', text: '暂无处置记录' });
-    list.sort((a, b) => {
-      const ta = parseTime(a.occurred_at), tb = parseTime(b.occurred_at);
-      if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
-      return (Number(a.seq) || 0) - (Number(b.seq) || 0);
-    });
-    return el('ol', { class: 'timeline' }, list.map((e) => {
-      const summary = eventSummary(e);
-      const type = s(e.type);
-      const kind = type.startsWith('notification.') ? (type.endsWith('failed') ? 'bad' : 'info')
-        : type === 'case.escalated' || type === 'case.returned' ? 'warn'
-          : type === 'case.closed' || type === 'case.resolved' ? 'good' : 'std';
-      const isNew = state.newEventIds.has(s(e.event_id) || String(e.seq));
-      return el('li', { class: `tl-item tl-${kind}${isNew ? ' flash' : ''}` }, [
-        el('div', { class: 'tl-time mono', text: fmtTime(e.occurred_at), title: fmtFull(parseTime(e.occurred_at)) }),
-        el('div', { class: 'tl-main' }, [
-          el('div', { class: 'tl-head' }, [
-            el('span', { class: 'tl-type', text: s(e.type_label) || type || '事件' }),
-            s(e.actor_label) ? el('span', { class: 'tl-actor', text: s(e.actor_label) }) : null,
-          ]),
-          summary ? el('div', { class: 'tl-summary', text: summary, title: summary }) : null,
-        ]),
-      ]);
-    }));
   }
 
   function notifications(list) {

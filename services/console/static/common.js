@@ -1,0 +1,702 @@
+/*
+ * Gridcase pages: what the console, the department workbench and the grid workers' check page share.
+ *
+ * Vanilla ES2020, no dependencies, nothing fetched from outside this origin. Exposes one global,
+ * `window.Gridcase`. Server data reaches the DOM through textContent / setAttribute only; innerHTML
+ * is never used.
+ */
+'use strict';
+
+window.Gridcase = (() => {
+  const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000; // Asia/Shanghai is UTC+8, no DST since 1991
+
+  const STATUSES = [
+    ['reported', '待派遣'],
+    ['triage', '待分拣'],
+    ['dispatched', '已派遣'],
+    ['signed', '已签收'],
+    ['returned', '已退回'],
+    ['suspended', '已挂起'],
+    ['resolved', '已办结待核查'],
+    ['closed', '已结案'],
+    ['rejected', '不予受理'],
+    ['duplicate', '重复件'],
+  ];
+  const STATUS_LABEL = new Map(STATUSES);
+  const CLOCK_STOPPED = new Map([
+    ['resolved', '已办结，停止计时'],
+    ['closed', '已结案，停止计时'],
+    ['rejected', '不予受理，不计时'],
+    ['duplicate', '重复件，不计时'],
+    ['suspended', '已挂起，暂停计时'],
+  ]);
+  const REQUEST_KIND_LABEL = { extension: '延期申请', suspension: '挂起申请' };
+
+  // ---------------------------------------------------------------------
+  // Text and elements
+  // ---------------------------------------------------------------------
+
+  /** Coerce a server value to display text: only strings and finite numbers pass. */
+  function s(v) {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    return '';
+  }
+
+  function orDash(v) {
+    const t = s(v).trim();
+    return t === '' ? '—' : t;
+  }
+
+  function applyProps(node, props) {
+    if (props.class) node.className = props.class;
+    if (props.text != null) node.textContent = props.text;
+    if (props.title) node.title = props.title;
+    if (props.attrs) {
+      for (const [k, v] of Object.entries(props.attrs)) {
+        if (v != null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+    if (props.dataset) Object.assign(node.dataset, props.dataset);
+    if (props.on) for (const [ev, fn] of Object.entries(props.on)) node.addEventListener(ev, fn);
+  }
+
+  /** Create an element. props: {class, text, title, attrs, dataset, on}; string children become text. */
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    applyProps(node, props);
+    for (const child of children) {
+      if (child == null || child === false) continue;
+      node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const isObj = (v) => v != null && typeof v === 'object' && !Array.isArray(v);
+  const objects = (v) => (Array.isArray(v) ? v.filter(isObj) : []);
+
+  // ---------------------------------------------------------------------
+  // Time (always shown in Asia/Shanghai, whatever the PC's zone)
+  // ---------------------------------------------------------------------
+
+  /** Parse ISO-8601 with timezone; tolerates >3 fractional digits. Returns ms or NaN. */
+  function parseTime(v) {
+    if (typeof v !== 'string' || v === '') return NaN;
+    return Date.parse(v.trim().replace(/(\.\d{3})\d+/, '$1'));
+  }
+
+  const pad2 = (n) => String(n).padStart(2, '0');
+
+  function shanghai(t) {
+    return new Date(t + SHANGHAI_OFFSET_MS);
+  }
+
+  /** "MM-DD HH:mm". */
+  function fmtTime(v) {
+    const t = typeof v === 'number' ? v : parseTime(v);
+    if (Number.isNaN(t)) return '—';
+    const d = shanghai(t);
+    return `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+  }
+
+  /** "YYYY-MM-DD HH:mm:ss" (ms or ISO string). */
+  function fmtFull(v) {
+    const t = typeof v === 'number' ? v : parseTime(v);
+    if (Number.isNaN(t)) return '';
+    const d = shanghai(t);
+    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
+      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  }
+
+  /** "YYYY-MM-DD HH:mm". */
+  function fmtMinute(v) {
+    const f = fmtFull(v);
+    return f ? f.slice(0, 16) : '—';
+  }
+
+  /** A time as the value of <input type="datetime-local"> in Shanghai time ("YYYY-MM-DDTHH:mm"). */
+  function toLocalInput(v) {
+    const t = typeof v === 'number' ? v : parseTime(v);
+    if (Number.isNaN(t)) return '';
+    const d = shanghai(t);
+    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T` +
+      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+  }
+
+  /** <input type="datetime-local"> value read as Shanghai time → ISO-8601 with +08:00, or ''. */
+  function fromLocalInput(value) {
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::(\d{2}))?/.exec(s(value));
+    if (!m) return '';
+    return `${m[1]}T${m[2]}:${m[3] || '00'}+08:00`;
+  }
+
+  function fmtDuration(ms) {
+    const mins = Math.max(0, Math.round(ms / 60000));
+    const days = Math.floor(mins / 1440);
+    const hours = Math.floor((mins % 1440) / 60);
+    const m = mins % 60;
+    if (days > 0) return hours ? `${days}天${hours}小时` : `${days}天`;
+    if (hours > 0) return m ? `${hours}小时${m}分` : `${hours}小时`;
+    return `${m}分钟`;
+  }
+
+  let clockOffset = 0;
+  function setServerTime(v) {
+    const t = parseTime(v);
+    if (!Number.isNaN(t)) clockOffset = t - Date.now();
+  }
+  const serverNow = () => Date.now() + clockOffset;
+
+  // ---------------------------------------------------------------------
+  // Statuses, deadlines, badges
+  // ---------------------------------------------------------------------
+
+  function statusTone(status) {
+    return STATUS_LABEL.has(status) ? status : 'unknown';
+  }
+  function statusLabel(c) {
+    return s(c.status_label) || STATUS_LABEL.get(c.status) || s(c.status) || '未知';
+  }
+  function statusBadge(c) {
+    return el('span', { class: `badge tone-${statusTone(c.status)}`, text: statusLabel(c) });
+  }
+  function urgencyTag(urgency, label) {
+    const u = s(urgency);
+    const tone = u === 'critical' || u === 'emergency' ? 'critical' : u === 'urgent' ? 'urgent' : 'normal';
+    return el('span', { class: `urg urg-${tone}`, text: orDash(label) });
+  }
+
+  /** Deadline light: green < 80 % of dispatched_at..due_at used; yellow 80–100 %; red past due. */
+  function deadline(c, now = serverNow()) {
+    const due = parseTime(c.due_at);
+    if (Number.isNaN(due)) return { tone: 'none', tip: '未设置处置时限' };
+    const dueText = `处置时限 ${fmtFull(due)}`;
+    if (CLOCK_STOPPED.has(c.status)) {
+      return { tone: 'stopped', due, short: CLOCK_STOPPED.get(c.status), tip: `${dueText}\n${CLOCK_STOPPED.get(c.status)}` };
+    }
+    if (now >= due || c.overdue === true) {
+      const short = now >= due ? `超期 ${fmtDuration(now - due)}` : '已超期';
+      return { tone: 'red', due, short, tip: `${dueText}\n${short.replace(/^超期/, '已超期')}` };
+    }
+    const start = parseTime(c.dispatched_at);
+    const short = `剩余 ${fmtDuration(due - now)}`;
+    if (Number.isNaN(start) || start >= due) return { tone: 'green', due, short, tip: `${dueText}\n${short}` };
+    const ratio = Math.max(0, (now - start) / (due - start));
+    return {
+      tone: ratio >= 0.8 || c.due_soon === true ? 'yellow' : 'green',
+      due,
+      short,
+      tip: `${dueText}\n${short}（已用时 ${Math.round(ratio * 100)}%）`,
+    };
+  }
+
+  function deadlineCell(c, dl = deadline(c)) {
+    if (dl.tone === 'none') return el('span', { class: 'muted', text: '—', title: dl.tip });
+    return el('span', { class: `due due-${dl.tone}`, title: dl.tip }, [
+      el('span', { class: `light light-${dl.tone}`, attrs: { 'aria-hidden': 'true' } }),
+      el('span', { class: 'mono', text: fmtTime(c.due_at) }),
+    ]);
+  }
+
+  /**
+   * The kinds of request waiting for an answer on a case (list item or detail), tolerant of the
+   * shapes a list may use: `pending_requests` (objects or kind strings), `pending_request(s)_kinds`,
+   * `pending_request` (one object or kind).
+   */
+  function pendingKinds(c) {
+    const out = [];
+    const add = (v) => {
+      const kind = isObj(v) ? s(v.kind) : s(v);
+      if (kind && !out.some((k) => k.kind === kind)) {
+        out.push({ kind, label: (isObj(v) && s(v.kind_label)) || REQUEST_KIND_LABEL[kind] || kind });
+      }
+    };
+    if (!isObj(c)) return out;
+    for (const key of ['pending_requests', 'pending_request_kinds', 'pending_kinds']) {
+      if (Array.isArray(c[key])) c[key].forEach(add);
+    }
+    if (c.pending_request) add(c.pending_request);
+    return out;
+  }
+
+  /** "延期申请待审批" tags for a case. */
+  function pendingTags(c) {
+    return pendingKinds(c).map((p) => el('span', {
+      class: `tag-pending tag-pending-${p.kind === 'suspension' ? 'suspension' : 'extension'}`,
+      text: `${p.label}待审批`,
+      dataset: { pending: p.kind },
+    }));
+  }
+
+  // ---------------------------------------------------------------------
+  // Errors and the session (cookie + CSRF)
+  // ---------------------------------------------------------------------
+
+  /** A non-2xx answer; error bodies are {"error", "message" (Chinese), "fields", "details"}. */
+  class HttpError extends Error {
+    constructor(status, body) {
+      const b = isObj(body) ? body : {};
+      super(`HTTP ${status}`);
+      this.status = status;
+      this.code = s(b.error);
+      this.serverMessage = s(b.message) || (typeof b.detail === 'string' ? b.detail : '');
+      this.details = isObj(b.details) ? b.details : {};
+      this.fields = fieldNames(b.fields);
+      if (!this.fields.size && Array.isArray(b.detail)) {
+        // FastAPI's own validation shape: [{loc: ["body", "note"], msg}]
+        for (const f of b.detail) if (isObj(f) && Array.isArray(f.loc)) f.loc.forEach((p) => typeof p === 'string' && this.fields.add(p));
+      }
+    }
+  }
+
+  /** Thrown after a 401: the page is on its way to /login and callers just stop. */
+  class SignedOut extends Error {}
+
+  function fieldNames(fields) {
+    const out = new Set();
+    if (!Array.isArray(fields)) return out;
+    for (const f of fields) {
+      if (typeof f === 'string') out.add(f);
+      else if (isObj(f)) {
+        if (typeof f.field === 'string') out.add(f.field);
+        if (typeof f.name === 'string') out.add(f.name);
+        if (Array.isArray(f.loc)) for (const part of f.loc) if (typeof part === 'string') out.add(part);
+      }
+    }
+    return out;
+  }
+
+  function describeError(err) {
+    if (err instanceof HttpError) return err.serverMessage || `服务器返回 ${err.status}`;
+    return '网络异常';
+  }
+
+  const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+  /**
+   * The signed-in session of a page: every API call goes through `api()` (same-origin cookie,
+   * JSON, the CSRF header on state-changing calls, a 401 sends the page to /login).
+   * `form` (FormData) sends multipart instead of JSON (photo uploads), with the CSRF header too.
+   */
+  function createSession({ onMe, onLeave } = {}) {
+    const auth = { me: null, csrf: null, permissions: null, mePromise: null, redirecting: false };
+
+    function loginUrl() {
+      return `/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`;
+    }
+
+    function leave(url) {
+      if (auth.redirecting) return;
+      auth.redirecting = true;
+      if (onLeave) onLeave();
+      location.replace(url);
+    }
+
+    async function api(url, { method = 'GET', body, form, on401 = 'redirect', retried = false } = {}) {
+      if (auth.redirecting) throw new SignedOut();
+      const unsafe = UNSAFE.has(method);
+      const headers = { Accept: 'application/json' };
+      if (unsafe) {
+        if (!form) headers['Content-Type'] = 'application/json';
+        const token = await csrfToken();
+        if (token) headers['X-CSRF-Token'] = token;
+      }
+      const res = await fetch(url, {
+        method,
+        headers,
+        credentials: 'same-origin',
+        cache: 'no-store',
+        body: form || (unsafe ? JSON.stringify(body === undefined ? {} : body) : undefined),
+      });
+      if (res.status === 401 && on401 === 'redirect') {
+        leave(loginUrl());
+        throw new SignedOut();
+      }
+      if (!res.ok) {
+        let data = null;
+        try {
+          data = await res.json();
+        } catch (_) {
+          data = null;
+        }
+        const err = new HttpError(res.status, data);
+        if (unsafe && !retried && res.status === 403 && err.code === 'csrf_failed') {
+          auth.csrf = null;
+          await loadMe();
+          return api(url, { method, body, form, on401, retried: true });
+        }
+        throw err;
+      }
+      if (res.status === 204) return null;
+      const text = await res.text();
+      return text ? JSON.parse(text) : null;
+    }
+
+    async function csrfToken() {
+      if (auth.csrf) return auth.csrf;
+      try {
+        await loadMe();
+      } catch (err) {
+        if (err instanceof SignedOut) throw err;
+      }
+      return auth.csrf;
+    }
+
+    function loadMe() {
+      if (!auth.mePromise) {
+        auth.mePromise = api('/api/v1/auth/me')
+          .then((me) => {
+            const m = isObj(me) ? me : {};
+            auth.me = m;
+            if (s(m.csrf_token)) auth.csrf = s(m.csrf_token);
+            auth.permissions = Array.isArray(m.permissions)
+              ? new Set(m.permissions.filter((p) => typeof p === 'string'))
+              : null;
+            if (onMe) onMe(m);
+            return m;
+          })
+          .finally(() => {
+            auth.mePromise = null;
+          });
+      }
+      return auth.mePromise;
+    }
+
+    /** Sign out from a button; on failure say so (a shared terminal must not stay signed in). */
+    async function logout(btn, onFail) {
+      if (btn.disabled) return;
+      btn.disabled = true;
+      const label = btn.textContent;
+      btn.textContent = '正在退出…';
+      try {
+        await api('/api/v1/auth/logout', { method: 'POST', body: {}, on401: 'throw' });
+      } catch (err) {
+        if (err instanceof SignedOut) return;
+        if (!(err instanceof HttpError && err.status === 401)) {
+          if (onFail) onFail(`退出登录失败：${describeError(err)}，请重试。`);
+          btn.disabled = false;
+          btn.textContent = label;
+          return;
+        }
+      }
+      leave('/login');
+    }
+
+    return {
+      api,
+      loadMe,
+      leave,
+      logout,
+      loginUrl,
+      get me() {
+        return auth.me;
+      },
+      get user() {
+        return auth.me && isObj(auth.me.user) ? auth.me.user : null;
+      },
+      get permissions() {
+        return auth.permissions;
+      },
+      get redirecting() {
+        return auth.redirecting;
+      },
+    };
+  }
+
+  /** "王敏 · 指挥中心操作员 · 区网格化管理指挥中心" into the header's who-am-I box. */
+  function renderWhoami(me, box, wrap) {
+    const u = isObj(me) && isObj(me.user) ? me.user : null;
+    if (!u) {
+      box.replaceChildren();
+      if (wrap) wrap.hidden = true;
+      return;
+    }
+    const name = s(u.display_name) || s(u.username) || '—';
+    const rest = [s(u.role_label), s(u.unit)].filter(Boolean);
+    box.replaceChildren(
+      el('b', { class: 'whoami-name', text: name }),
+      rest.length ? el('span', { class: 'whoami-rest', text: ` · ${rest.join(' · ')}` }) : null,
+    );
+    const expires = parseTime(me.expires_at);
+    if (wrap) {
+      wrap.title = [
+        `当前登录：${box.textContent}`,
+        s(u.username) ? `用户名：${s(u.username)}` : '',
+        Number.isNaN(expires) ? '' : `登录有效期至 ${fmtFull(expires)}`,
+      ].filter(Boolean).join('\n');
+      wrap.hidden = false;
+    }
+  }
+
+  /** Which page a role works on: department staff the workbench, grid workers the check page. */
+  function homeOf(role) {
+    if (role === 'department') return '/workbench';
+    if (role === 'grid_worker') return '/check';
+    return '/';
+  }
+
+  // ---------------------------------------------------------------------
+  // Case parts: timeline, photos, pending requests, assisting departments
+  // ---------------------------------------------------------------------
+
+  /** Event payload as an object (tolerates a JSON-encoded string). */
+  function payloadOf(ev) {
+    let p = ev.payload;
+    if (typeof p === 'string') {
+      try {
+        p = JSON.parse(p);
+      } catch (_) {
+        p = null;
+      }
+    }
+    return isObj(p) ? p : {};
+  }
+
+  const EVENT_SUMMARY = {
+    'case.reported': (p) => (s(p.channel_label) ? `经${s(p.channel_label)}上报` : ''),
+    'case.triaged': (p) => [s(p.reason_label) || s(p.reason), s(p.note)].filter(Boolean).join('；'),
+    'case.dispatched': (p) => [
+      s(p.category_name) ? `类别：${s(p.category_name)}` : '',
+      s(p.department_name) ? `派往 ${s(p.department_name)}` : '',
+      s(p.note),
+    ].filter(Boolean).join('；'),
+    'case.redispatched': (p) => [
+      s(p.department_name) ? `改派至 ${s(p.department_name)}` : '',
+      s(p.note) || s(p.reason) ? `原因：${s(p.note) || s(p.reason)}` : '',
+    ].filter(Boolean).join('；'),
+    'case.escalated': (p) => `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
+    'case.returned': (p) => (s(p.note) || s(p.reason) ? `退回原因：${s(p.note) || s(p.reason)}` : ''),
+    'case.suspended': (p) => (s(p.note) || s(p.reason) ? `挂起原因：${s(p.note) || s(p.reason)}` : ''),
+    'case.resolved': (p) => (s(p.note) || s(p.result) ? `办理结果：${s(p.note) || s(p.result)}` : ''),
+    'case.reworked': (p) => (s(p.note) || s(p.reason) ? `不通过原因：${s(p.note) || s(p.reason)}` : ''),
+    'case.closed': (p) => s(p.note) || s(p.result),
+    'case.rejected': (p) => (s(p.note) || s(p.reason) ? `原因：${s(p.note) || s(p.reason)}` : ''),
+    'case.marked_duplicate': (p) => {
+      const no = s(p.original_case_no) || s(p.duplicate_of_case_no) || s(p.original_case_id) || s(p.duplicate_of);
+      return [no ? `并入案件 ${no}` : '', s(p.note)].filter(Boolean).join('；');
+    },
+    'notification.delivered': (p) => (s(p.target) ? `已推送至 ${s(p.target)}` : ''),
+    'notification.failed': (p) => {
+      const who = s(p.target) ? `推送至 ${s(p.target)} 失败` : '推送失败';
+      return s(p.error) ? `${who}（${s(p.error)}）` : who;
+    },
+  };
+  const SUMMARY_KEYS = ['summary', 'note', 'reason_label', 'reason', 'result', 'comment'];
+
+  function eventSummary(ev) {
+    const p = payloadOf(ev);
+    const fn = EVENT_SUMMARY[s(ev.type)];
+    let text = '';
+    try {
+      text = fn ? fn(p) : '';
+    } catch (_) {
+      text = '';
+    }
+    if (!text) {
+      for (const k of SUMMARY_KEYS) {
+        if (s(p[k])) {
+          text = s(p[k]);
+          break;
+        }
+      }
+    }
+    // Extension requests and answers carry the deadline asked for / granted.
+    const due = s(p.requested_due_at) || s(p.to_due_at) || s(p.new_due_at) ||
+      (s(ev.type).includes('extension') ? s(p.due_at) : '');
+    if (due && !Number.isNaN(parseTime(due))) {
+      const by = s(p.extended_by_label);
+      const dueText = `延期至 ${fmtMinute(due)}${by ? `（延长 ${by}）` : ''}`;
+      text = text ? `${dueText}；${text}` : dueText;
+    }
+    const missing = s(p.missing_assists_reason);
+    if (missing) text = text ? `${text}；协办未反馈原因：${missing}` : `协办未反馈原因：${missing}`;
+    return text;
+  }
+
+  function eventKind(type) {
+    if (type.startsWith('notification.')) return type.endsWith('failed') ? 'bad' : 'info';
+    if (/escalated|returned|reworked|overdue|refused|rejected/.test(type)) return 'warn';
+    if (type === 'case.closed' || type === 'case.resolved') return 'good';
+    return 'std';
+  }
+
+  /** The timeline, oldest first; each event with its photos (matched by event_id). */
+  function timeline(events, { photos = [], newIds = null, hideNotifications = false } = {}) {
+    let list = objects(events);
+    if (hideNotifications) list = list.filter((e) => !s(e.type).startsWith('notification.'));
+    if (!list.length) return el('div', { class: 'panel-empty', text: '暂无处置记录' });
+    list.sort((a, b) => {
+      const sa = Number(a.seq), sb = Number(b.seq);
+      if (Number.isFinite(sa) && Number.isFinite(sb) && sa !== sb) return sa - sb;
+      return parseTime(a.occurred_at) - parseTime(b.occurred_at);
+    });
+    const byEvent = new Map();
+    for (const p of objects(photos)) {
+      const id = s(p.event_id);
+      if (!id) continue;
+      if (!byEvent.has(id)) byEvent.set(id, []);
+      byEvent.get(id).push(p);
+    }
+    return el('ol', { class: 'timeline' }, list.map((e) => {
+      const summary = eventSummary(e);
+      const type = s(e.type);
+      const id = s(e.event_id) || String(e.seq);
+      const shots = byEvent.get(s(e.event_id)) || [];
+      return el('li', {
+        class: `tl-item tl-${eventKind(type)}${newIds && newIds.has(id) ? ' flash' : ''}`,
+        dataset: { eventType: type, eventId: s(e.event_id) },
+      }, [
+        el('div', { class: 'tl-time mono', text: fmtTime(e.occurred_at), title: fmtFull(e.occurred_at) }),
+        el('div', { class: 'tl-main' }, [
+          el('div', { class: 'tl-head' }, [
+            el('span', { class: 'tl-type', text: s(e.type_label) || type || '事件' }),
+            s(e.actor_label) ? el('span', { class: 'tl-actor', text: s(e.actor_label) }) : null,
+          ]),
+          summary ? el('div', { class: 'tl-summary', text: summary, title: summary }) : null,
+          shots.length ? photoGrid(shots, { small: true }) : null,
+        ]),
+      ]);
+    }));
+  }
+
+  /** Same-origin photo address only (never a javascript: or another site's URL). */
+  function photoUrl(p) {
+    const url = s(p.url);
+    if (url.startsWith('/') && !url.startsWith('//') && !url.startsWith('/\\')) return url;
+    const id = s(p.photo_id);
+    return id ? `/api/v1/photos/${encodeURIComponent(id)}` : '';
+  }
+
+  /** Thumbnails, each a link to the full photo (opens in a new tab). */
+  function photoGrid(photos, { small = false } = {}) {
+    const list = objects(photos).filter((p) => photoUrl(p));
+    if (!list.length) return el('div', { class: 'panel-empty', text: '暂无照片' });
+    return el('ul', { class: `photos${small ? ' photos-small' : ''}` }, list.map((p) => {
+      const url = photoUrl(p);
+      const caption = [s(p.kind_label), s(p.uploaded_by_label)].filter(Boolean).join(' · ');
+      return el('li', { class: 'photo' }, [
+        el('a', {
+          class: 'photo-link',
+          attrs: { href: url, target: '_blank', rel: 'noopener', 'data-photo-id': s(p.photo_id) },
+          title: [caption, fmtFull(p.created_at)].filter(Boolean).join('\n'),
+        }, [
+          el('img', { attrs: { src: url, alt: caption || '照片', loading: 'lazy', decoding: 'async' } }),
+        ]),
+        small ? null : el('span', { class: 'photo-cap', text: s(p.kind_label) || '照片' }),
+      ]);
+    }));
+  }
+
+  /** Requests waiting for the command centre's answer (extension, suspension). */
+  function pendingBox(list) {
+    const rows = objects(list);
+    if (!rows.length) return null;
+    return el('div', { class: 'pending', attrs: { id: 'pending-requests', role: 'status' } }, rows.map((r) => {
+      const kind = s(r.kind);
+      const label = s(r.kind_label) || REQUEST_KIND_LABEL[kind] || '申请';
+      const bits = [];
+      if (s(r.requested_due_at)) bits.push(`申请延期至 ${fmtMinute(r.requested_due_at)}`);
+      if (s(r.reason)) bits.push(`理由：${s(r.reason)}`);
+      const who = [s(r.requested_by_label), fmtTime(r.requested_at) === '—' ? '' : fmtTime(r.requested_at)]
+        .filter(Boolean).join(' · ');
+      return el('div', { class: `pending-item pending-${kind === 'suspension' ? 'suspension' : 'extension'}`, dataset: { pending: kind } }, [
+        el('div', { class: 'pending-head' }, [
+          el('span', { class: 'pending-label', text: `${label} · 待指挥中心审批` }),
+          who ? el('span', { class: 'pending-who', text: who }) : null,
+        ]),
+        bits.length ? el('div', { class: 'pending-body', text: bits.join('；') }) : null,
+      ]);
+    }));
+  }
+
+  /** Assisting departments and their parts. */
+  function assistList(list) {
+    const rows = objects(list);
+    if (!rows.length) return null;
+    return el('ul', { class: 'assists', attrs: { id: 'assists' } }, rows.map((a) => {
+      const reported = s(a.status) === 'reported';
+      return el('li', { class: `assist assist-${reported ? 'reported' : 'pending'}`, dataset: { department: s(a.department_code) } }, [
+        el('div', { class: 'assist-head' }, [
+          el('span', { class: 'assist-dept', text: s(a.department_name) || orDash(a.department_code) }),
+          el('span', { class: `assist-status assist-status-${reported ? 'ok' : 'wait'}`, text: s(a.status_label) || (reported ? '已反馈' : '待反馈') }),
+          reported && s(a.reported_at) ? el('span', { class: 'assist-time mono', text: fmtTime(a.reported_at) }) : null,
+        ]),
+        s(a.note) ? el('div', { class: 'assist-note', text: s(a.note) }) : null,
+      ]);
+    }));
+  }
+
+  /** The department's latest result text (the newest case.resolved event's note). */
+  function latestResult(d) {
+    const events = objects(d && d.events).filter((e) => s(e.type) === 'case.resolved');
+    if (!events.length) return null;
+    events.sort((a, b) => (Number(b.seq) || 0) - (Number(a.seq) || 0));
+    const e = events[0];
+    const p = payloadOf(e);
+    return { event: e, note: s(p.note) || s(p.result), actor: s(e.actor_label), at: e.occurred_at };
+  }
+
+  function fieldList(fields) {
+    return el('dl', { class: 'fields' }, fields.filter(Boolean).flatMap(([k, v, extra]) => [
+      el('dt', { text: k }),
+      el('dd', {}, [v, extra ? el('span', { class: 'field-extra', text: extra }) : null]),
+    ]));
+  }
+
+  function caseIdFromHash() {
+    const m = /^#case=([^&]+)/.exec(location.hash);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  return {
+    SHANGHAI_OFFSET_MS,
+    STATUSES,
+    STATUS_LABEL,
+    CLOCK_STOPPED,
+    REQUEST_KIND_LABEL,
+    s,
+    orDash,
+    el,
+    isObj,
+    objects,
+    parseTime,
+    pad2,
+    fmtTime,
+    fmtFull,
+    fmtMinute,
+    fmtDuration,
+    toLocalInput,
+    fromLocalInput,
+    setServerTime,
+    serverNow,
+    statusTone,
+    statusLabel,
+    statusBadge,
+    urgencyTag,
+    deadline,
+    deadlineCell,
+    pendingKinds,
+    pendingTags,
+    HttpError,
+    SignedOut,
+    describeError,
+    createSession,
+    renderWhoami,
+    homeOf,
+    payloadOf,
+    eventSummary,
+    timeline,
+    photoUrl,
+    photoGrid,
+    pendingBox,
+    assistList,
+    latestResult,
+    fieldList,
+    caseIdFromHash,
+  };
+})();
