@@ -15,12 +15,13 @@ from schemas.events import EVENT_LABELS, EventType
 from schemas.identity import Principal
 from schemas.levels import LEVEL_LABELS, Level
 from schemas.states import CLOCK_RUNNING, STATUS_LABELS, CaseStatus, allowed_actions
+from schemas.triage import TRIAGE_LABELS, TriageReason
 from schemas.workflow import PHOTO_KIND_LABELS, REQUEST_LABELS, CaseState, RequestKind, pending_kinds
 from schemas.workflow import available as workflow_available
 from services.access.filters import case_condition, count_condition
 from services.casework import repository as casework
 from services.console.access import facts_of
-from services.console.listing import CaseFilters, Cursor
+from services.console.listing import DEFAULT_DUE_WITHIN_H, CaseFilters, Cursor
 from services.privacy.masking import mask_address, mask_free_text, mask_id_number, mask_name, mask_phone
 from services.privacy.redaction import redact_url
 from services.reference.catalog import Catalog
@@ -102,6 +103,10 @@ def summary(row: asyncpg.Record, catalog: Catalog, now: Any, principal: Principa
         ),
         "location": {"lat": row["lat"], "lon": row["lon"]} if details and row["lat"] is not None else None,
         "location_hidden": not details,
+        "triage_reason": row["triage_reason"] if row["status"] == "triage" else None,
+        "triage_reason_label": _label(TRIAGE_LABELS, row["triage_reason"], TriageReason)
+        if row["status"] == "triage"
+        else None,
     }
 
 
@@ -136,9 +141,13 @@ async def list_cases(
     rows = rows[:limit]
     total = sum(counts.values())
     counts["overdue"] = extra["overdue"]
+    counts["due_soon"] = extra["due_soon"]
+    pending = await _pending_requests(conn, [r["id"] for r in rows])
     return {
         "server_time": now,  # deadline lights use the server's clock, not the operator's PC
-        "items": [summary(r, catalog, now, principal) for r in rows],
+        "items": [
+            summary(r, catalog, now, principal) | {"pending_requests": pending.get(r["id"], [])} for r in rows
+        ],
         "counts": counts,
         # Reports that dispatch has not picked up for minutes: re-driven by dispatch, shown here too.
         "stranded": extra["stranded"],
@@ -279,6 +288,24 @@ def _filter_conditions(
     return out
 
 
+async def _pending_requests(
+    conn: asyncpg.Connection, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, str]]]:
+    """Requests waiting for the command centre's answer, per case of the page (the queues show them)."""
+    if not case_ids:
+        return {}
+    out: dict[uuid.UUID, list[dict[str, str]]] = {}
+    for r in await conn.fetch(
+        "SELECT case_id, kind FROM case_requests WHERE status = 'pending' AND case_id = ANY($1::uuid[]) "
+        "ORDER BY id",
+        case_ids,
+    ):
+        out.setdefault(r["case_id"], []).append(
+            {"kind": r["kind"], "kind_label": REQUEST_LABELS[RequestKind(r["kind"])]}
+        )
+    return out
+
+
 async def _counts(
     conn: asyncpg.Connection, principal: Principal, now: Any
 ) -> tuple[dict[str, int], asyncpg.Record]:
@@ -304,6 +331,8 @@ async def _counts(
     extra = await conn.fetchrow(
         f"SELECT (SELECT count(*) FROM cases WHERE {visible} AND status IN ({_CLOCK_RUNNING_SQL}) "
         "AND due_at < $1) AS overdue, "
+        f"(SELECT count(*) FROM cases WHERE {visible} AND status IN ({_CLOCK_RUNNING_SQL}) "
+        f"AND due_at >= $1 AND due_at < $1 + interval '{DEFAULT_DUE_WITHIN_H:g} hours') AS due_soon, "
         f"(SELECT count(*) FROM cases WHERE {visible} AND status = 'reported' "
         f"AND created_at < $1 - interval '{STRANDED_AFTER}') AS stranded",
         *params,
