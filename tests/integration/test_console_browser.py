@@ -30,12 +30,13 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from schemas.identity import Role
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
-from tests.integration.conftest import report, reporter_headers, role_headers
+from tests.integration.conftest import case_in_status, post_report, report, reporter_headers, role_headers
 from tests.support import GRIDS, SAMPLE_POINTS, System
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,6 +300,80 @@ def test_operator_reveals_a_residents_phone_and_it_is_audited(browser: WebDriver
     assert audit.status_code == 200, audit.text
     entries = [e for e in audit.json() if e["reason"] == reason]
     assert entries and entries[0]["actor"] == f"user:{OPERATOR}", audit.json()
+
+
+def listed_rows(driver: WebDriver) -> list[dict[str, str]]:
+    """The table's rows as the DOM has them: case id, case number and status."""
+    rows: list[dict[str, str]] = driver.execute_script(
+        "return [...document.querySelectorAll('#case-rows tr[data-id]')]"
+        ".map((r) => ({id: r.dataset.id, no: r.dataset.caseNo, status: r.dataset.status}))"
+    )
+    return rows
+
+
+def type_search(driver: WebDriver, text: str) -> None:
+    box = driver.find_element(By.ID, "search")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.BACKSPACE)
+    if text:
+        box.send_keys(text)
+
+
+async def test_operator_filters_and_searches_through_the_server(
+    browser: WebDriver, console_url: str, as_role: dict[str, httpx.AsyncClient]
+) -> None:
+    api = as_role["operator"]
+    # One case for the triage queue (no category) and two that dispatch sends on.
+    triage = await post_report(api, channel="hotline", category_code=None, description="江边步道有大片油污")
+    others = [await post_report(api, description=f"小区东门路灯不亮 {i}") for i in range(2)]
+    await case_in_status(api, triage["case_id"], "triage")
+    for accepted in others:
+        await case_in_status(api, accepted["case_id"], "dispatched")
+
+    # Two cases a page (?page_size=2): there are at least three, so "加载更多" is offered.
+    browser.get(f"{console_url}/?page_size=2")
+    sign_in(browser, OPERATOR, DEMO_PASSWORD)
+    wait_until(browser, "the case list to load", lambda d: "系统共" in text_of("table-count")(d))
+    assert len(listed_rows(browser)) == 2, listed_rows(browser)
+    wait_until(browser, "加载更多", displayed("more")).click()
+    wait_until(browser, "the second page, appended", lambda d: len(listed_rows(d)) > 2)
+    assert len({r["id"] for r in listed_rows(browser)}) == len(listed_rows(browser))  # no row twice
+
+    # A case number in the search box: exactly that case (the server searches, not the page).
+    type_search(browser, triage["case_no"])
+    wait_until(
+        browser,
+        "only the searched case",
+        lambda d: [r["id"] for r in listed_rows(d)] == [triage["case_id"]] and not visible_more(d),
+    )
+
+    # One character of text is refused by the server: its message under the box, nothing listed.
+    type_search(browser, "油")
+    refusal = wait_until(browser, "the search refusal (#search-error)", text_of("search-error"))
+    assert "至少" in refusal, refusal
+    assert listed_rows(browser) == []
+    assert not browser.find_element(By.ID, "alert").is_displayed()
+
+    # No search, then the 待分拣 chip: triage cases only, ours first (the latest change).
+    type_search(browser, "")
+    wait_until(browser, "the list without search", lambda d: len(listed_rows(d)) == 2)
+    assert not browser.find_element(By.ID, "search-error").is_displayed()
+    browser.find_element(By.CSS_SELECTOR, '#chips [data-chip="triage"]').click()
+
+    def triage_only(d: WebDriver) -> list[dict[str, str]] | None:
+        rows = listed_rows(d)
+        pressed = d.find_element(By.CSS_SELECTOR, '#chips [data-chip="triage"]').get_attribute("aria-pressed")
+        return rows if pressed == "true" and rows and all(r["status"] == "triage" for r in rows) else None
+
+    rows = wait_until(browser, "only 待分拣 cases", triage_only)
+    assert rows[0]["id"] == triage["case_id"], rows
+    assert not {a["case_id"] for a in others} & {r["id"] for r in rows}, rows
+    assert "筛选出" in text_of("table-count")(browser)
+
+
+def visible_more(driver: WebDriver) -> bool:
+    found = driver.find_elements(By.ID, "more")
+    return bool(found and found[0].is_displayed())
 
 
 # A morning's reports in the demo district, for the README's picture of the console.

@@ -643,6 +643,34 @@ window.Gridcase = (() => {
     ]));
   }
 
+  /**
+   * The case list's address (GET /api/v1/cases) for filters the server applies: statuses (each sent
+   * as its own `status`), overdue, dueSoon (with overdue: either), category, grid (any area code),
+   * department, channel, from / to (YYYY-MM-DD, Beijing days, both included), q (digits: a case
+   * number or how it begins; text: description and address), cursor (next_cursor of the page
+   * before) and limit. Empty values are left out.
+   */
+  function casesUrl({
+    statuses = [], overdue = false, dueSoon = false, category = '', grid = '', department = '',
+    channel = '', from = '', to = '', q = '', cursor = null, limit = null,
+  } = {}) {
+    const p = new URLSearchParams();
+    if (limit != null) p.set('limit', String(limit));
+    for (const st of statuses) if (s(st)) p.append('status', s(st));
+    if (overdue) p.set('overdue', 'true');
+    if (dueSoon) p.set('due_soon', 'true');
+    if (category) p.set('category_code', category);
+    if (grid) p.set('grid_code', grid);
+    if (department) p.set('department_code', department);
+    if (channel) p.set('channel', channel);
+    if (from) p.set('from', from);
+    if (to) p.set('to', to);
+    if (q) p.set('q', q);
+    if (cursor) p.set('cursor', cursor);
+    const query = p.toString();
+    return query ? `/api/v1/cases?${query}` : '/api/v1/cases';
+  }
+
   function caseIdFromHash() {
     const m = /^#case=([^&]+)/.exec(location.hash);
     if (!m) return null;
@@ -697,6 +725,7 @@ window.Gridcase = (() => {
     assistList,
     latestResult,
     fieldList,
+    casesUrl,
     caseIdFromHash,
   };
 })();

@@ -14,7 +14,6 @@
   // ---------------------------------------------------------------------
 
   const API = {
-    list: '/api/v1/cases?limit=100',
     detail: (id) => `/api/v1/cases/${encodeURIComponent(id)}`,
     grids: '/api/v1/grids',
     stream: '/api/v1/stream',
@@ -24,6 +23,15 @@
   };
 
   const REFRESH_DEBOUNCE_MS = 300;
+  const SEARCH_DEBOUNCE_MS = 300;
+  const PAGE_MAX = 500; // the list API's largest page
+  // Cases per page: 100, or ?page_size=N (1–500) on the page's address (tests, slow links).
+  const PAGE = (() => {
+    const n = Number(new URLSearchParams(location.search).get('page_size'));
+    return Number.isInteger(n) && n >= 1 && n <= PAGE_MAX ? n : 100;
+  })();
+  const WARN_LIMIT = 100; // 督办预警: the overdue and due-soon cases, whatever the table's filters
+  const DETAILS_PERMISSION = 'case.read_details'; // may search descriptions and addresses
   const POLL_INTERVAL_MS = 3000;
   const POLL_NO_LIVE_MS = 10000; // accounts without the live feed refresh on a timer
   const LIVE_PERMISSION = 'live_feed.read';
@@ -87,15 +95,22 @@
   // ---------------------------------------------------------------------
 
   const state = {
-    items: [],
+    items: [], // the loaded pages for the current filters (the server filters)
     counts: {},
     total: 0,
-    loaded: false,
+    loaded: false, // counters known
+    pageLoaded: false, // the first page for the current filters is in
+    nextCursor: null, // next_cursor of the last page loaded: "加载更多"
     signatures: new Map(), // case_id -> signature of displayed fields
     flash: new Set(), // case ids to flash on the next table render
     statusFilter: new Set(),
     overdueOnly: false,
+    dueSoonOnly: false,
     query: '',
+    searchError: '', // the server's refusal of the search text (422), shown under the box
+    warnItems: [], // 督办预警
+    warnCounts: null,
+    warnLoaded: false,
     selectedId: null,
     detail: null, // detail object for selectedId (or null while loading)
     detailError: null,
@@ -368,6 +383,10 @@
     auth.me = m;
     if (s(m.csrf_token)) auth.csrf = s(m.csrf_token);
     auth.permissions = Array.isArray(m.permissions) ? new Set(m.permissions.filter((p) => typeof p === 'string')) : null;
+    // Roles that may not read descriptions search by case number only (the server refuses text).
+    $('search').placeholder = auth.permissions && !auth.permissions.has(DETAILS_PERMISSION)
+      ? '按案件编号搜索（14位数字或开头部分）'
+      : '搜索 案件编号 / 描述 / 地址';
     setAlert('me', null);
     renderWhoami();
     scheduleExpiryCheck(m.expires_at);
@@ -455,24 +474,57 @@
   // Case list
   // ---------------------------------------------------------------------
 
+  let listSeq = 0; // answers to older filters are dropped
   let listInFlight = false;
   let listAgain = false;
   let listRetryTimer = null;
 
-  async function loadList() {
+  function listUrl({ cursor = null, limit = PAGE } = {}) {
+    return G.casesUrl({
+      statuses: [...state.statusFilter],
+      overdue: state.overdueOnly,
+      dueSoon: state.dueSoonOnly,
+      q: state.query,
+      cursor,
+      limit,
+    });
+  }
+
+  const filtersActive = () =>
+    state.statusFilter.size > 0 || state.overdueOnly || state.dueSoonOnly || state.query !== '';
+
+  /**
+   * Reload the first page for the current filters. A refresh (live update, timer, after an action)
+   * asks for as many rows as are shown (up to 500), so pages added with "加载更多" stay.
+   */
+  async function loadList({ keepSize = true } = {}) {
     if (listInFlight) {
       listAgain = true;
       return;
     }
     listInFlight = true;
     clearTimeout(listRetryTimer);
+    const seq = ++listSeq;
+    const limit = keepSize ? Math.min(Math.max(PAGE, state.items.length), PAGE_MAX) : PAGE;
     try {
-      const data = await fetchJSON(API.list);
-      applyList(data);
+      const data = await fetchJSON(listUrl({ limit }));
+      if (seq !== listSeq) return;
+      applyList(data, { append: false });
+      setSearchError('');
       setAlert('list', null);
     } catch (err) {
-      if (err instanceof SignedOut) return;
-      if (isForbidden(err)) {
+      if (err instanceof SignedOut || seq !== listSeq) return;
+      if (err instanceof HttpError && err.status === 422 && state.query) {
+        // The search text refused (too short, too long, or text from a role that may search only
+        // by case number): say why under the box, with nothing listed, and don't retry.
+        state.items = [];
+        state.nextCursor = null;
+        state.signatures = new Map();
+        state.pageLoaded = true;
+        setSearchError(err.serverMessage || '搜索内容有误，请修改后重试。');
+        setAlert('list', null);
+        renderAll();
+      } else if (isForbidden(err)) {
         setAlert('list', err.serverMessage || '当前账号无权查看案件列表。');
         listRetryTimer = setTimeout(loadList, 30000);
       } else {
@@ -480,61 +532,154 @@
         listRetryTimer = setTimeout(loadList, 5000);
       }
     } finally {
-      listInFlight = false;
-      if (listAgain) {
-        listAgain = false;
-        loadList();
+      if (seq === listSeq) {
+        listInFlight = false;
+        if (listAgain) {
+          listAgain = false;
+          loadList();
+        }
       }
     }
   }
 
-  function applyList(data) {
+  /** The next page (next_cursor) for the same filters, appended. */
+  async function loadMore() {
+    if (!state.nextCursor || listInFlight) return;
+    listInFlight = true;
+    const seq = ++listSeq;
+    moreBusy = true;
+    renderMore();
+    try {
+      const data = await fetchJSON(listUrl({ cursor: state.nextCursor }));
+      if (seq !== listSeq) return;
+      applyList(data, { append: true });
+      setAlert('list', null);
+    } catch (err) {
+      if (err instanceof SignedOut || seq !== listSeq) return;
+      setAlert('list', `加载更多失败（${describeError(err)}），请重试。`);
+    } finally {
+      moreBusy = false;
+      renderMore();
+      if (seq === listSeq) {
+        listInFlight = false;
+        if (listAgain) {
+          listAgain = false;
+          loadList();
+        }
+      }
+    }
+  }
+
+  /** Filters changed: drop what is listed and ask for the first page again. */
+  function reloadForFilters() {
+    listSeq += 1; // an answer to the old filters is dropped
+    listInFlight = false;
+    listAgain = false;
+    clearTimeout(listRetryTimer);
+    state.items = [];
+    state.nextCursor = null;
+    state.signatures = new Map();
+    state.pageLoaded = false;
+    renderAll();
+    loadList({ keepSize: false });
+  }
+
+  function applyList(data, { append }) {
     const items = Array.isArray(data && data.items)
       ? data.items.filter((c) => c && typeof c === 'object' && typeof c.case_id === 'string')
       : [];
-    const nextSig = new Map();
-    for (const c of items) {
-      const sig = signature(c);
-      nextSig.set(c.case_id, sig);
-      if (state.loaded && state.signatures.get(c.case_id) !== sig) state.flash.add(c.case_id);
+    if (append) {
+      const seen = new Set(state.items.map((c) => c.case_id));
+      const added = items.filter((c) => !seen.has(c.case_id));
+      for (const c of added) state.signatures.set(c.case_id, signature(c));
+      state.items = state.items.concat(added);
+    } else {
+      // A refresh of the same filters flashes new and changed rows; a new filter's first page doesn't.
+      const flash = state.pageLoaded;
+      const nextSig = new Map();
+      for (const c of items) {
+        const sig = signature(c);
+        nextSig.set(c.case_id, sig);
+        if (flash && state.signatures.get(c.case_id) !== sig) state.flash.add(c.case_id);
+      }
+      state.items = items;
+      state.signatures = nextSig;
     }
-    state.items = items;
-    state.signatures = nextSig;
+    state.nextCursor = s(data && data.next_cursor) || null;
+    state.pageLoaded = true;
+    applyCounts(data);
+    state.loaded = true;
+    $('updated-at').textContent = fmtFull(Date.now()).slice(11);
+    renderAll();
+  }
+
+  /** The header counters, the clock and the stranded reports: every list answer carries them. */
+  function applyCounts(data) {
     state.counts = data && typeof data.counts === 'object' && data.counts ? data.counts : {};
     // Deadline lights follow the server's clock: an operator PC's clock may be off.
     const serverTime = parseTime(data && data.server_time);
     if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
-    state.total = Number.isFinite(data && data.total) ? data.total : items.length;
+    state.total = Number.isFinite(data && data.total) ? data.total : state.items.length;
     // Reports not picked up by dispatch for minutes: dispatch re-drives them; say so meanwhile.
     const stranded = Number.isFinite(data && data.stranded) ? data.stranded : 0;
     setAlert(
       'stranded',
       stranded > 0 ? `有 ${stranded} 件上报超过2分钟仍未分拣派遣，系统正在自动重新处理；如持续存在请联系系统管理员。` : ''
     );
-    state.loaded = true;
-    $('updated-at').textContent = fmtFull(Date.now()).slice(11);
-    renderAll();
   }
 
-  function filteredItems() {
-    const terms = state.query.toLowerCase().split(/\s+/).filter(Boolean);
-    return state.items.filter((c) => {
-      if (state.statusFilter.size && !state.statusFilter.has(c.status)) return false;
-      if (state.overdueOnly && !isOverdue(c)) return false;
-      if (terms.length) {
-        const hay = [c.case_no, c.description, c.grid_name, c.department_name]
-          .map(s).join('\n').toLowerCase();
-        if (!terms.every((t) => hay.includes(t))) return false;
-      }
-      return true;
-    });
+  function setSearchError(text) {
+    if (state.searchError === text) return;
+    state.searchError = text;
+    const box = $('search-error');
+    box.textContent = text;
+    box.hidden = !text;
+    const input = $('search');
+    if (text) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+
+  let moreBusy = false;
+  function renderMore() {
+    const btn = $('more');
+    btn.hidden = !state.nextCursor;
+    btn.disabled = moreBusy;
+    btn.textContent = moreBusy ? '加载中…' : '加载更多';
+  }
+
+  // -- 督办预警: overdue and due-soon cases, from the server, whatever the table shows ------------
+
+  let warnSeq = 0;
+
+  async function loadWarnings() {
+    const seq = ++warnSeq;
+    try {
+      const data = await fetchJSON(G.casesUrl({ overdue: true, dueSoon: true, limit: WARN_LIMIT }));
+      if (seq !== warnSeq) return;
+      state.warnItems = Array.isArray(data && data.items)
+        ? data.items.filter((c) => c && typeof c === 'object' && typeof c.case_id === 'string')
+        : [];
+      state.warnCounts = data && typeof data.counts === 'object' && data.counts ? data.counts : null;
+      state.warnLoaded = true;
+      renderWarnings();
+    } catch (err) {
+      // The list's own load reports errors; the warnings try again with the next refresh.
+    }
+  }
+
+  /** Everything the page lists, again (live updates, the timer, after an action). */
+  function refreshLists() {
+    loadList();
+    loadWarnings();
   }
 
   function renderAll() {
-    const visible = filteredItems();
+    // The server filters: what is loaded is what is shown (the map too).
+    const visible = state.items;
     renderCounters();
     renderChips();
     renderTable(visible);
+    renderMore();
     renderMapCases(visible);
     renderWarnings();
     state.flash.clear();
@@ -543,17 +688,22 @@
   // -- supervision warnings (overdue / near deadline) ----------------------
 
   function renderWarnings() {
+    // The server's overdue-or-due-soon cases: red when past due, else amber (due soon).
     const rows = [];
-    for (const c of state.items) {
+    for (const c of state.warnItems) {
       const dl = deadline(c);
-      if (dl.tone === 'red' || dl.tone === 'yellow') rows.push({ c, dl });
+      if (dl.tone === 'none' || dl.tone === 'stopped') continue;
+      rows.push({ c, dl: dl.tone === 'red' ? dl : { ...dl, tone: 'yellow' } });
     }
     rows.sort((a, b) => (a.dl.tone === b.dl.tone ? a.dl.due - b.dl.due : a.dl.tone === 'red' ? -1 : 1));
     const red = rows.filter((r) => r.dl.tone === 'red').length;
-    $('warn-hint').textContent = state.loaded ? `超期 ${red} · 临期 ${rows.length - red}` : '—';
+    const wc = state.warnCounts || {};
+    const overdueN = Number.isFinite(wc.overdue) ? wc.overdue : red;
+    const soonN = Number.isFinite(wc.due_soon) ? wc.due_soon : rows.length - red;
+    $('warn-hint').textContent = state.warnLoaded ? `超期 ${overdueN} · 临期 ${soonN}` : '—';
     const list = $('warn-list');
     if (!rows.length) {
-      list.replaceChildren(el('li', { class: 'warn-empty', text: state.loaded ? '暂无超期或临期案件' : '加载中…' }));
+      list.replaceChildren(el('li', { class: 'warn-empty', text: state.warnLoaded ? '暂无超期或临期案件' : '加载中…' }));
       return;
     }
     list.replaceChildren(...rows.map(({ c, dl }) => el('li', {}, [
@@ -605,53 +755,57 @@
   // -- filter chips -------------------------------------------------------
 
   function renderChips() {
-    const byStatus = new Map();
-    let overdue = 0;
-    for (const c of state.items) {
-      byStatus.set(c.status, (byStatus.get(c.status) || 0) + 1);
-      if (isOverdue(c)) overdue += 1;
-    }
+    // Counts are the server's (everything this account may see), like the header counters.
+    const count = (key) => (state.loaded && Number.isFinite(state.counts[key]) ? state.counts[key] : null);
     const chips = [];
-    const none = state.statusFilter.size === 0 && !state.overdueOnly;
-    chips.push(chip('全部', state.items.length, 'all', none, () => {
+    const none = state.statusFilter.size === 0 && !state.overdueOnly && !state.dueSoonOnly;
+    chips.push(chip('all', '全部', state.loaded ? state.total : null, 'all', none, () => {
       state.statusFilter.clear();
       state.overdueOnly = false;
-      renderAll();
+      state.dueSoonOnly = false;
+      reloadForFilters();
     }));
-    chips.push(chip('超期', overdue, 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
+    chips.push(chip('overdue', '超期', count('overdue'), 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
+    chips.push(chip('due_soon', '临期', count('due_soon'), 'reported', state.dueSoonOnly, () => toggleFilter('due_soon')));
     const known = new Set(STATUSES.map(([k]) => k));
-    const statuses = [...STATUSES.map(([k]) => k), ...[...byStatus.keys()].filter((k) => !known.has(k))];
-    for (const key of statuses) {
-      const n = byStatus.get(key) || 0;
-      if (n === 0 && !state.statusFilter.has(key)) continue;
+    const extra = Object.keys(state.counts).filter((k) => !known.has(k) && k !== 'overdue' && k !== 'due_soon');
+    for (const key of [...STATUSES.map(([k]) => k), ...extra]) {
+      const n = count(key);
+      if (!n && !state.statusFilter.has(key)) continue;
       const sample = state.items.find((c) => c.status === key);
       const label = (sample && s(sample.status_label)) || STATUS_LABEL.get(key) || s(key);
-      chips.push(chip(label, n, statusTone(key), state.statusFilter.has(key), () => toggleFilter(key)));
+      chips.push(chip(key, label, n, statusTone(key), state.statusFilter.has(key), () => toggleFilter(key)));
     }
     $('chips').replaceChildren(...chips);
   }
 
-  function chip(label, count, tone, active, onClick) {
+  function chip(key, label, count, tone, active, onClick) {
     return el('button', {
       class: `chip tone-${tone}${active ? ' active' : ''}`,
       attrs: { type: 'button', 'aria-pressed': active ? 'true' : 'false' },
+      dataset: { chip: key },
       on: { click: onClick },
     }, [
       tone === 'all' ? null : el('span', { class: 'chip-dot', attrs: { 'aria-hidden': 'true' } }),
       el('span', { text: label }),
-      el('span', { class: 'chip-count', text: String(count) }),
+      el('span', { class: 'chip-count', text: count == null ? '—' : String(count) }),
     ]);
   }
 
+  /** Status chips and counters add up (any of them); 超期 and 临期 take turns. */
   function toggleFilter(key) {
     if (key === 'overdue') {
       state.overdueOnly = !state.overdueOnly;
+      if (state.overdueOnly) state.dueSoonOnly = false;
+    } else if (key === 'due_soon') {
+      state.dueSoonOnly = !state.dueSoonOnly;
+      if (state.dueSoonOnly) state.overdueOnly = false;
     } else if (state.statusFilter.has(key)) {
       state.statusFilter.delete(key);
     } else {
       state.statusFilter.add(key);
     }
-    renderAll();
+    reloadForFilters();
   }
 
   // -- table --------------------------------------------------------------
@@ -670,13 +824,12 @@
       const row = [...tbody.rows].find((r) => r.dataset.id === focusedId);
       if (row) row.focus({ preventScroll: true });
     }
-    $('empty').hidden = visible.length > 0 || !state.loaded;
-    if (!state.loaded) {
+    $('empty').hidden = visible.length > 0 || !state.pageLoaded;
+    if (!state.pageLoaded) {
       $('table-count').textContent = '加载中…';
     } else {
-      const shown = visible.length === state.items.length
-        ? `显示最新 ${state.items.length} 件`
-        : `筛选出 ${visible.length} / ${state.items.length} 件`;
+      const more = state.nextCursor ? '，还有更多' : '';
+      const shown = filtersActive() ? `筛选出 ${visible.length} 件${more}` : `显示最新 ${visible.length} 件${more}`;
       $('table-count').textContent = `${shown}（系统共 ${state.total} 件）`;
     }
   }
@@ -691,7 +844,7 @@
     const tr = el('tr', {
       class: cls.join(' '),
       attrs: { tabindex: '0', 'aria-selected': c.case_id === state.selectedId ? 'true' : 'false' },
-      dataset: { id: c.case_id },
+      dataset: { id: c.case_id, caseNo: s(c.case_no), status: s(c.status) },
     }, [
       el('td', { class: 'col-no mono', text: orDash(c.case_no) }),
       el('td', { class: 'col-status' }, [statusBadge(c)]),
@@ -889,7 +1042,7 @@
     map.dotLayer = layers.dots;
     root.setAttribute('viewBox', `0 0 ${MAP_W} ${MAP_H}`);
     root.replaceChildren(layers.grid, layers.street, layers.community, layers.district, layers.labels, layers.dots);
-    renderMapCases(filteredItems());
+    renderMapCases(state.items);
   }
 
   function gridTitle(code, name, parent, n) {
@@ -1062,7 +1215,7 @@
           : `案件详情加载失败（${describeError(err)}）。`;
     }
     renderDetail();
-    renderMapCases(filteredItems());
+    renderMapCases(state.items);
   }
 
   function markNewEvents(d) {
@@ -1084,7 +1237,7 @@
     request: (url, opts) => api(url, opts),
     onDone: ({ caseId }) => {
       if (state.selectedId === caseId) loadDetail(caseId);
-      loadList();
+      refreshLists();
     },
   });
   const panelParts = { top: null, acts: null, rest: null };
@@ -1484,7 +1637,7 @@
   function runRefresh() {
     const ids = new Set(pendingIds);
     pendingIds.clear();
-    loadList();
+    refreshLists();
     const id = state.selectedId;
     if (id && (ids.has('*') || ids.has(id))) loadDetail(id);
   }
@@ -1492,7 +1645,7 @@
   function startPolling(interval = POLL_INTERVAL_MS) {
     if (pollTimer || auth.redirecting) return;
     pollTimer = setInterval(() => {
-      loadList();
+      refreshLists();
       if (state.selectedId) loadDetail(state.selectedId);
     }, interval);
   }
@@ -1615,14 +1768,20 @@
     mapEl.addEventListener('click', onDotActivate);
     mapEl.addEventListener('keydown', onDotActivate);
 
+    // The search goes to the server (q): digits are a case number or how it begins, text searches
+    // descriptions and addresses (for roles that may read them; others get a 422 to show).
     let searchTimer = null;
     $('search').addEventListener('input', (e) => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => {
-        state.query = e.target.value.trim();
-        renderAll();
-      }, 120);
+        const q = e.target.value.trim();
+        if (q === state.query) return;
+        state.query = q;
+        setSearchError('');
+        reloadForFilters();
+      }, SEARCH_DEBOUNCE_MS);
     });
+    $('more').addEventListener('click', loadMore);
     $('panel-close').addEventListener('click', closePanel);
     $('logout').addEventListener('click', logout);
     document.addEventListener('keydown', (e) => {
@@ -1637,7 +1796,7 @@
 
     setConn('connecting');
     bootSession();
-    loadList();
+    refreshLists();
     loadGrids();
     const hashId = caseIdFromHash();
     if (hashId) openCase(hashId, { fromHash: true });

@@ -73,20 +73,12 @@
 
   function listUrl({ cursor = null, limit = PAGE } = {}) {
     const f = state.filters;
-    const q = new URLSearchParams();
-    q.set('limit', String(limit));
     const tab = TABS.find((t) => t[0] === f.tab) || TABS[0];
-    for (const st of tab[2]) q.append('status', st);
-    if (f.overdue) q.set('overdue', 'true');
-    if (f.dueSoon) q.set('due_soon', 'true');
-    if (f.category) q.set('category_code', f.category);
-    if (f.grid) q.set('grid_code', f.grid);
     // Days in Beijing time, both ends included (YYYY-MM-DD, as <input type="date"> gives them).
-    if (f.from) q.set('from', f.from);
-    if (f.to) q.set('to', f.to);
-    if (f.q) q.set('q', f.q);
-    if (cursor) q.set('cursor', cursor);
-    return `/api/v1/cases?${q}`;
+    return G.casesUrl({
+      statuses: tab[2], overdue: f.overdue, dueSoon: f.dueSoon, category: f.category, grid: f.grid,
+      from: f.from, to: f.to, q: f.q, cursor, limit,
+    });
   }
 
   let listSeq = 0;
