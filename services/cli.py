@@ -13,6 +13,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from fastapi import FastAPI
 
+from services.classify.commands import routing_app
+from services.geo.commands import app as grids_app
+
 T = TypeVar("T")
 
 app = typer.Typer(help="Gridcase: case dispatch for grid management command centres.", no_args_is_help=True)
@@ -22,6 +25,8 @@ user_app = typer.Typer(help="Accounts (for a server with no browser yet).", no_a
 app.add_typer(user_app, name="user")
 token_app = typer.Typer(help="API tokens of feeds and department systems.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(routing_app, name="routing")
+app.add_typer(grids_app, name="grids")
 
 
 class Service(StrEnum):

@@ -1,0 +1,1 @@
+"""Free-text classification of reports (category and urgency), offline, CPU only."""
