@@ -33,6 +33,9 @@ class Urgency(StrEnum):
     EMERGENCY = "emergency"
 
 
+# Urgency only ever goes up: a resident's "emergency" is not lowered to a category's default.
+URGENCY_RANK: dict[str, int] = {"normal": 0, "urgent": 1, "emergency": 2}
+
 URGENCY_LABELS: dict[Urgency, str] = {
     Urgency.NORMAL: "一般",
     Urgency.URGENT: "紧急",

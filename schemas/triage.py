@@ -14,6 +14,7 @@ class TriageReason(StrEnum):
     UNKNOWN_CATEGORY = "unknown_category"
     NEEDS_OPERATOR = "needs_operator"
     UNKNOWN_DEPARTMENT = "unknown_department"
+    LOW_CONFIDENCE = "low_confidence"
 
 
 TRIAGE_LABELS: dict[TriageReason, str] = {
@@ -24,4 +25,5 @@ TRIAGE_LABELS: dict[TriageReason, str] = {
     TriageReason.UNKNOWN_CATEGORY: "案件类别编码不存在，需人工分类",
     TriageReason.NEEDS_OPERATOR: "“其他”类案件由指挥中心人工分拣",
     TriageReason.UNKNOWN_DEPARTMENT: "责任矩阵中的责任部门不存在，需人工派遣",
+    TriageReason.LOW_CONFIDENCE: "未指定类别，系统识别把握不足，请参考推荐类别人工分类",
 }

@@ -88,6 +88,7 @@ async def act(
     assists: list[str] | None = None
     if action in (Action.DISPATCH, Action.REDISPATCH):
         assists = _route(catalog, case, cmd, payload, updates)
+        await _learn_from_correction(conn, case, cmd, principal)
     elif action is Action.REQUEST_EXTENSION and cmd.due_at is not None:
         payload |= {"requested_due_at": cmd.due_at.isoformat(), "current_due_at": _iso(case.row["due_at"])}
     elif action in ANSWERS:
@@ -200,6 +201,7 @@ def _route(
         }
         if cmd.category_code and cmd.category_code != case.row["category_code"]:
             payload["category_changed_from"] = case.row["category_code"]
+            updates["category_source"] = "operator"
         updates |= {"category_code": category.code, "level": case.row["level"] or category.level}
     assists = [
         d for d in (category.assist if category else ()) if d != department.code and d in catalog.departments
@@ -208,6 +210,25 @@ def _route(
     if assists:
         payload["assist_departments"] = [catalog.departments[d].name for d in assists]
     return assists
+
+
+async def _learn_from_correction(
+    conn: asyncpg.Connection, case: LockedCase, cmd: Command, principal: Principal
+) -> None:
+    """An operator who picks another category than the model's first suggestion teaches it: the text
+    and the chosen category become a labelled example for `gridcase routing train`."""
+    suggestions = case.row["category_suggestions"] or []
+    if not cmd.category_code or not suggestions or suggestions[0]["code"] == cmd.category_code:
+        return
+    await conn.execute(
+        "INSERT INTO classifier_examples (text, category, source, case_id, suggested, created_by) "
+        "VALUES ($1, $2, 'operator_correction', $3, $4, $5)",
+        case.row["description"],
+        cmd.category_code,
+        case.row["id"],
+        suggestions[0]["code"],
+        principal.subject,
+    )
 
 
 def _extension(case: LockedCase, new_due: datetime) -> dict[str, Any]:

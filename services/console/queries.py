@@ -357,8 +357,8 @@ async def case_detail(
     conn: asyncpg.Connection, catalog: Catalog, principal: Principal, case_id: uuid.UUID
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"SELECT {_SUMMARY_COLUMNS}, address, reporter_name, reporter_phone, reporter_id_number, external_id "
-        "FROM cases WHERE id = $1",
+        f"SELECT {_SUMMARY_COLUMNS}, address, reporter_name, reporter_phone, reporter_id_number, external_id, "
+        "category_suggestions, classifier_version, category_source FROM cases WHERE id = $1",
         case_id,
     )
     if row is None:
@@ -378,6 +378,19 @@ async def case_detail(
         else None
     )
     out["external_id"] = row["external_id"]
+    # What the model read from the text: at triage the operator picks from its top three.
+    out["category_suggestions"] = [
+        {
+            "code": sug["code"],
+            "name": catalog.categories[sug["code"]].name
+            if sug["code"] in catalog.categories
+            else sug["code"],
+            "confidence": sug["confidence"],
+        }
+        for sug in (row["category_suggestions"] or [])
+    ]
+    out["category_source"] = row["category_source"]
+    out["classifier_version"] = row["classifier_version"]
     out["triage_reason"] = row["triage_reason"]
     extras = await casework.case_extras(conn, case_id)
     names = {code: d.name for code, d in catalog.departments.items()}

@@ -130,6 +130,9 @@ cases = Table(
     Column("submitted_by", Text, nullable=True),
     Column("assist_department_codes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("duplicate_of", UUID(as_uuid=True), nullable=True),  # merged (并案) into this original
+    Column("category_source", Text, nullable=True),  # reporter | model | operator
+    Column("classifier_version", Text, nullable=True),  # the model that read the text, when one did
+    Column("category_suggestions", JSONB, nullable=True),  # [{code, confidence}] best first, at triage
     Column("triage_reason", Text, nullable=True),
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
@@ -447,4 +450,18 @@ case_photos = Table(
     Column("kind", Text, nullable=True),  # handle | assist | check, once attached
     Column("event_id", UUID(as_uuid=True), nullable=True),  # the action that attached it
     Index("ix_case_photos_case", "case_id"),
+)
+
+# Labelled examples beyond the shipped set: operators' corrections at dispatch (`gridcase routing train`).
+classifier_examples = Table(
+    "classifier_examples",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("source", Text, nullable=False),  # operator_correction
+    Column("case_id", UUID(as_uuid=True), nullable=True),
+    Column("suggested", Text, nullable=True),  # what the model had said first
+    Column("created_by", Text, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
 )

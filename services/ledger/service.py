@@ -35,6 +35,9 @@ UPDATABLE = frozenset(
         "dispatched_at",
         "assist_department_codes",
         "duplicate_of",
+        "category_source",
+        "classifier_version",
+        "category_suggestions",
     }
 )
 

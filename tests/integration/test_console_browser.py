@@ -324,7 +324,9 @@ async def test_operator_filters_and_searches_through_the_server(
 ) -> None:
     api = as_role["operator"]
     # One case for the triage queue (no category) and two that dispatch sends on.
-    triage = await post_report(api, channel="hotline", category_code=None, description="江边步道有大片油污")
+    triage = await post_report(
+        api, channel="hotline", category_code=None, description="东门外那一片一直这样，也没人管，请尽快处理"
+    )
     others = [await post_report(api, description=f"小区东门路灯不亮 {i}") for i in range(2)]
     await case_in_status(api, triage["case_id"], "triage")
     for accepted in others:

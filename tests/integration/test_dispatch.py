@@ -61,7 +61,10 @@ async def test_report_with_location_is_routed_to_the_grid_containing_it(
     [
         ({"grid_code": None, "location": {"lat": 39.9, "lon": 116.4, "crs": "wgs84"}}, "outside_grids"),
         ({"grid_code": None}, "no_location"),
-        ({"category_code": None}, "no_category"),
+        (
+            {"category_code": None, "description": "东门外那一片一直这样，也没人管，请尽快处理"},
+            "low_confidence",
+        ),
         ({"category_code": "8888"}, "unknown_category"),
         ({"grid_code": "10100133019900999999"}, "unknown_grid"),
         ({"category_code": "9999"}, "needs_operator"),

@@ -61,7 +61,9 @@ async def test_failing_webhook_is_retried_with_backoff(
 
 
 async def test_triage_notifies_too(api: httpx.AsyncClient, webhook: Webhook) -> None:
-    case_id = (await post_report(api, category_code=None))["case_id"]
+    case_id = (
+        await post_report(api, category_code=None, description="东门外那一片一直这样，也没人管，请尽快处理")
+    )["case_id"]
     hooks = await wait_for(lambda: _hooks(webhook, case_id, "case.triaged"), what="triage webhook")
     assert hooks[0]["status"] == "triage"
 

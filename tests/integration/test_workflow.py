@@ -57,11 +57,16 @@ async def test_the_whole_loop_with_return_extension_photo_and_rework(api: httpx.
     cg_sz, cg_hw = role_headers("department"), department_headers("CG-HW")
     case_id = (
         await post_report(
-            api, channel="hotline", category_code=None, grid_code=GRIDS[0], description="路边垃圾桶满溢"
+            api,
+            channel="hotline",
+            category_code=None,
+            grid_code=GRIDS[0],
+            description="东门外那一片一直这样，也没人管，请尽快处理",
         )
     )["case_id"]
     case = await case_in_status(api, case_id, "triage")
-    assert case["triage_reason"] == "no_category"
+    assert case["triage_reason"] == "low_confidence"  # the text was read, not surely enough
+    assert len(case["category_suggestions"]) == 3
 
     await ok(api, case_id, operator, action="dispatch", category_code="0101")  # 路灯 → CG-SZ by the matrix
     await ok(api, case_id, cg_sz, action="sign")
