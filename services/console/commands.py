@@ -235,7 +235,7 @@ def _extension(case: LockedCase, new_due: datetime) -> dict[str, Any]:
     old_due: datetime | None = case.row["due_at"]
     moved: dict[str, Any] = {"from_due_at": _iso(old_due), "to_due_at": new_due.isoformat()}
     if old_due is not None:
-        minutes = int((new_due - old_due).total_seconds() // 60)
+        minutes = round((new_due - old_due).total_seconds() / 60)  # clocks differ by microseconds
         moved |= {"extended_by_minutes": minutes, "extended_by_label": f"延长{duration_label(minutes)}"}
     return moved
 
