@@ -283,106 +283,27 @@
   // Session: who is signed in, CSRF token, redirect to /login
   // ---------------------------------------------------------------------
 
+  // The session (cookie, CSRF header, /auth/me, 401 → /login) is common.js's, shared with the
+  // workbench and the check page; the console adds its own reaction to who is signed in.
+  const session = G.createSession({ onMe: applyMe, onLeave: () => stopLive() });
+  const { api, loadMe, leave } = session;
   const auth = {
-    me: null, // last /auth/me answer
-    csrf: null,
-    permissions: null, // Set of permission codes, or null while unknown
-    mePromise: null,
-    redirecting: false,
+    get me() {
+      return session.me;
+    },
+    get permissions() {
+      return session.permissions;
+    },
+    get redirecting() {
+      return session.redirecting;
+    },
     expiryTimer: null,
   };
 
-  function loginUrl() {
-    return `/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`;
-  }
-
-  /** Leave for the sign-in page (once), stopping everything that would still fetch. */
-  function leave(url) {
-    if (auth.redirecting) return;
-    auth.redirecting = true;
-    stopLive();
-    location.replace(url);
-  }
-
-  const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-  /**
-   * Every call to the API goes through here: same-origin cookies, JSON, the CSRF
-   * header on state-changing methods, and any 401 sends the page to /login.
-   * A 403 csrf_failed (token rotated) is retried once with a fresh token.
-   */
-  async function api(url, { method = 'GET', body, form, on401 = 'redirect', retried = false } = {}) {
-    if (auth.redirecting) throw new SignedOut();
-    const unsafe = UNSAFE_METHODS.has(method);
-    const headers = { Accept: 'application/json' };
-    if (unsafe) {
-      // A FormData body (photo upload) sets its own multipart Content-Type; it needs the CSRF header too.
-      if (!form) headers['Content-Type'] = 'application/json';
-      const token = await csrfToken();
-      if (token) headers['X-CSRF-Token'] = token;
-    }
-    const res = await fetch(url, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      cache: 'no-store',
-      body: form || (unsafe ? JSON.stringify(body === undefined ? {} : body) : undefined),
-    });
-    if (res.status === 401 && on401 === 'redirect') {
-      leave(loginUrl());
-      throw new SignedOut();
-    }
-    if (!res.ok) {
-      let data = null;
-      try {
-        data = await res.json();
-      } catch (_) {
-        data = null;
-      }
-      const err = new HttpError(res.status, data);
-      if (unsafe && !retried && res.status === 403 && err.code === 'csrf_failed') {
-        auth.csrf = null;
-        await loadMe();
-        return api(url, { method, body, form, on401, retried: true });
-      }
-      throw err;
-    }
-    if (res.status === 204) return null;
-    return res.json();
-  }
-
   const fetchJSON = (url) => api(url);
-
-  async function csrfToken() {
-    if (auth.csrf) return auth.csrf;
-    try {
-      await loadMe();
-    } catch (err) {
-      if (err instanceof SignedOut) throw err;
-    }
-    return auth.csrf;
-  }
-
-  /** GET /auth/me (one request at a time); a 401 redirects to /login. */
-  function loadMe() {
-    if (!auth.mePromise) {
-      auth.mePromise = api(API.me)
-        .then((me) => {
-          applyMe(me);
-          return me;
-        })
-        .finally(() => {
-          auth.mePromise = null;
-        });
-    }
-    return auth.mePromise;
-  }
 
   function applyMe(me) {
     const m = me && typeof me === 'object' ? me : {};
-    auth.me = m;
-    if (s(m.csrf_token)) auth.csrf = s(m.csrf_token);
-    auth.permissions = Array.isArray(m.permissions) ? new Set(m.permissions.filter((p) => typeof p === 'string')) : null;
     // Roles that may not read descriptions search by case number only (the server refuses text).
     $('search').placeholder = auth.permissions && !auth.permissions.has(DETAILS_PERMISSION)
       ? '按案件编号搜索（14位数字或开头部分）'
