@@ -1235,6 +1235,16 @@
       if (rep && s(rep.id_number)) fields.push(['证件号码', el('span', { class: 'mono', text: s(rep.id_number) })]);
       const triage = d.status === 'triage' ? triageReason(d) : '';
       if (triage) fields.push(['分拣原因', el('span', { class: 'triage-reason', text: triage, attrs: { id: 'triage-reason' } })]);
+      // What the model read from the text: its top three, best first (the operator picks one at dispatch).
+      const sugs = Array.isArray(d.category_suggestions)
+        ? d.category_suggestions.filter((x) => x && typeof x === 'object' && typeof x.code === 'string')
+        : [];
+      if (d.status === 'triage' && sugs.length) {
+        const text = sugs
+          .map((x) => `${s(x.name) || x.code}（${Math.round((Number(x.confidence) || 0) * 100)}%）`)
+          .join('、');
+        fields.push(['推荐类别', el('span', { text, attrs: { id: 'category-suggestions' } })]);
+      }
       if (d.duplicate_of && typeof d.duplicate_of === 'object') {
         fields.push(['并入案件', caseLink(d.duplicate_of)]);
       }
