@@ -1,5 +1,5 @@
-"""Where a case goes: its grid (given, or found from the location) and the responsible department
-from the responsibility matrix (the category table). Pure: no I/O, easy to test.
+"""Where a case goes: its grid (given, or found from the location) and who is responsible there,
+from the responsibility matrix (category × area). Pure: no I/O, easy to test.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.triage import TRIAGE_LABELS, TriageReason
+from services.matrix.assignment import Assignment, assign
 from services.reference.catalog import Catalog, Category
 
 # Categories the command centre always triages by hand (99 其他).
@@ -17,8 +18,12 @@ OPERATOR_CATEGORIES = frozenset({"9999"})
 class Route:
     grid_code: str
     category: Category
-    department_code: str
+    assignment: Assignment
     routed_by: str  # grid_code | location
+
+    @property
+    def department_code(self) -> str:
+        return self.assignment.department_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +63,7 @@ def route(
         return Triage(TriageReason.UNKNOWN_CATEGORY, grid_code)
     if category.code in OPERATOR_CATEGORIES:
         return Triage(TriageReason.NEEDS_OPERATOR, grid_code)
-    if category.department_code not in catalog.departments:
+    assignment = assign(catalog, category_code=category.code, grid_code=grid_code)
+    if assignment is None:
         return Triage(TriageReason.UNKNOWN_DEPARTMENT, grid_code)
-    return Route(
-        grid_code=grid_code, category=category, department_code=category.department_code, routed_by=routed_by
-    )
+    return Route(grid_code=grid_code, category=category, assignment=assignment, routed_by=routed_by)

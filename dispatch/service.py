@@ -58,39 +58,36 @@ async def route_reported_case(
         urgency = max(reading.urgency, cat.urgency, key=lambda u: URGENCY_RANK.get(u, 0))
         if reading.grid_code and decision.routed_by == "grid_code":
             decision = replace(decision, routed_by="address")
+        assignment = decision.assignment
         payload = DispatchedPayload(
-            department_code=decision.department_code,
-            department_name=catalog.departments[decision.department_code].name,
+            department_code=assignment.department_code,
+            department_name=catalog.departments[assignment.department_code].name,
             grid_code=decision.grid_code,
             grid_name=catalog.area_name(decision.grid_code),
             category_code=cat.code,
             category_name=cat.name,
-            level=cat.level,
+            level=assignment.level or cat.level,
             urgency=urgency,
-            handle_limit=cat.handle_limit,
+            handle_limit=assignment.handle_limit or cat.handle_limit,
             routed_by=decision.routed_by,
         )
-        # Assisting departments (协办) come from the responsibility matrix too.
-        assists = [d for d in cat.assist if d != decision.department_code and d in catalog.departments]
         event = await apply_action(
             conn,
             case=case,
             action=Action.DISPATCH,
             actor=ACTOR,
-            payload=payload.model_dump(mode="json")
-            | ({"assist_departments": [catalog.departments[d].name for d in assists]} if assists else {})
-            | read["payload"],
+            payload=payload.model_dump(mode="json") | assignment.payload(catalog) | read["payload"],
             updates={
                 "grid_code": decision.grid_code,
-                "department_code": decision.department_code,
-                "level": cat.level,
                 "urgency": urgency,
                 "dispatched_at": case.now,
-                "assist_department_codes": assists,
                 "category_code": cat.code,
+                "departments_tried": [assignment.department_code],
+                **assignment.updates(),
                 **read["updates"],
             },
         )
+        assists = list(assignment.assist)
         await set_assists(conn, case_id, assists)
         return event
     reason = decision.reason

@@ -30,7 +30,8 @@ async def start_clock(
     case = await lock_case(conn, case_id)
     if case.status not in CLOCK_RUNNING or case.row["category_code"] is None:
         return None
-    handle_limit = await conn.fetchval(
+    # The limit the responsibility matrix gave at dispatch; cases dispatched before it: the category's.
+    handle_limit = case.row["handle_limit"] or await conn.fetchval(
         "SELECT handle_limit FROM categories WHERE code = $1", case.row["category_code"]
     )
     policy = policy_for(

@@ -35,6 +35,7 @@ def handlers() -> Mapping[str, Handler]:
     table: dict[str, Handler] = {
         EventType.DISPATCHED: on_dispatched,
         EventType.REDISPATCHED: on_dispatched,
+        EventType.HANDED_OVER: on_dispatched,  # the department's own clock starts when it takes over
         EventType.EXTENSION_APPROVED: on_extended,
     }
     table.update({t: on_stopped for t in STOP_ON})

@@ -13,7 +13,18 @@ def message_for(event: EventEnvelope) -> str:
         case EventType.DISPATCHED:
             return (
                 f"【案件派遣】案件{event.case_no}（{p.get('category_name', '')}，{p.get('grid_name') or ''}）"
-                f"已派往{p.get('department_name', '')}，请及时签收处置。"
+                f"已派往{p.get('handler_label') or p.get('department_name', '')}，请及时签收处置。"
+            )
+        case EventType.HANDED_OVER:
+            return (
+                f"【转交部门】案件{event.case_no}无法在网格/社区就地解决（{p.get('note') or ''}），"
+                f"已转交{p.get('department_name', '')}，请及时签收处置。"
+            )
+        case EventType.BOUNCE_FLAGGED:
+            return (
+                f"【推诿预警】案件{event.case_no}{str(p.get('reason_label', '')).removeprefix('推诿预警：')}，"
+                f"已提级至{p.get('to_level_label', '')}督办，由首接部门{p.get('coordinator_department_name', '')}"
+                "负责协调。"
             )
         case EventType.ESCALATED:
             return (

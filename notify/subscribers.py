@@ -23,6 +23,8 @@ CHANNEL = "webhook"
 TRIGGERS = (
     EventType.DISPATCHED,
     EventType.REDISPATCHED,
+    EventType.HANDED_OVER,  # the department takes over from the grid or community
+    EventType.BOUNCE_FLAGGED,  # the street supervises, the first department coordinates
     EventType.ESCALATED,
     EventType.OVERDUE,
     EventType.TRIAGED,

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     CASE_APPROVE_SUSPENSION = "case.approve_suspension"
     CASE_REFUSE_SUSPENSION = "case.refuse_suspension"
     CASE_REPORT_ASSIST = "case.report_assist"
+    CASE_HAND_OVER = "case.hand_over"
     CASE_UPLOAD_PHOTOS = "case.upload_photos"  # photos for a result or a check, attached by the action
     # the rest of the system
     LIVE_FEED = "live_feed.read"
@@ -103,6 +104,7 @@ ACTION_PERMISSIONS: dict[Action, Permission] = {
     Action.APPROVE_SUSPENSION: Permission.CASE_APPROVE_SUSPENSION,
     Action.REFUSE_SUSPENSION: Permission.CASE_REFUSE_SUSPENSION,
     Action.REPORT_ASSIST: Permission.CASE_REPORT_ASSIST,
+    Action.HAND_OVER: Permission.CASE_HAND_OVER,
 }
 for _action, _permission in ACTION_PERMISSIONS.items():
     PERMISSION_LABELS.setdefault(_permission, ACTION_LABELS[_action])
@@ -116,6 +118,9 @@ class Scope(StrEnum):
     DEPARTMENT = "department"  # the account's department leads or assists on the case
     LEAD = "lead"  # the account's department leads the case (assisting ones only see and report their part)
     SUBMITTER = "submitter"  # the case was submitted by this identity
+    # The case is worked first at the grid or community (小事不出网格) and the account's area covers
+    # that grid or community.
+    LOCAL = "local"
 
 
 R, P, S = Role, Permission, Scope
@@ -180,7 +185,11 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.DEPARTMENT, P.CASE_REQUEST_SUSPENSION): S.LEAD,
     (R.DEPARTMENT, P.CASE_REPORT_ASSIST): S.DEPARTMENT,  # the workflow checks it is an assisting one
     (R.DEPARTMENT, P.CASE_UPLOAD_PHOTOS): S.DEPARTMENT,
-    # grid worker: their own grids; reports and the on-site check (核查)
+    # grid worker (and community staff, whose area is the community): their own grids; reports, the
+    # on-site check (核查), and the cases worked at their grid or community first (小事不出网格)
+    (R.GRID_WORKER, P.CASE_SIGN): S.LOCAL,
+    (R.GRID_WORKER, P.CASE_RESOLVE): S.LOCAL,
+    (R.GRID_WORKER, P.CASE_HAND_OVER): S.LOCAL,
     (R.GRID_WORKER, P.CASE_READ): S.AREA,
     (R.GRID_WORKER, P.CASE_READ_DETAILS): S.AREA,
     (R.GRID_WORKER, P.CASE_READ_INTERNAL): S.AREA,
@@ -211,8 +220,10 @@ class CaseFacts:
 
     grid_code: str | None
     department_code: str | None
-    assist_department_codes: tuple[str, ...] = ()
+    assist_department_codes: tuple[str, ...] = ()  # incl. a coordinating first department (首接负责)
     submitted_by: str | None = None
+    handler_level: str | None = None  # grid | community while worked there first; None: the department
+    handler_area_codes: tuple[str, ...] = ()  # that grid or community and the areas above it
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,4 +280,22 @@ def decide(principal: Principal, permission: Permission, case: CaseFacts | None 
         principal.department_code is None or principal.department_code != case.department_code
     ):
         return Decision(False, f"该案件不由本部门（{principal.unit}）承办，只有主办部门可以办理")
+    if scope is S.LEAD and case.handler_level is not None:
+        stage = LOCAL_LABELS.get(case.handler_level, case.handler_level)
+        return Decision(False, f"该案件正由{stage}先行处置，{stage}转交后本部门才能办理")
+    if scope is S.LOCAL:
+        if case.handler_level is None:
+            return Decision(False, "该案件已由职能部门办理，网格和社区不能再签收或办结")
+        covered = principal.grid_codes is None or bool(
+            set(principal.area_codes) & set(case.handler_area_codes)
+        )
+        if not covered:
+            stage = LOCAL_LABELS.get(case.handler_level, case.handler_level)
+            return Decision(
+                False,
+                f"该案件由所在{stage}先行处置，不在您负责的区域（{principal.area_label or '指定区域'}）",
+            )
     return ALLOW
+
+
+LOCAL_LABELS = {"grid": "网格", "community": "社区"}

@@ -41,6 +41,8 @@ class EventType(StrEnum):
     SUSPENSION_APPROVED = "case.suspension_approved"
     SUSPENSION_REFUSED = "case.suspension_refused"
     ASSIST_REPORTED = "case.assist_reported"
+    HANDED_OVER = "case.handed_over"  # the grid or community can't: the lead department takes it
+    BOUNCE_FLAGGED = "case.bounce_flagged"  # returned twice or a third department: raised, coordinated
     ORIGINAL_CLOSED = "case.original_closed"  # on a merged duplicate: its original was closed
     SLA_STARTED = "case.sla_started"
     ESCALATED = "case.escalated"
@@ -72,6 +74,7 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.APPROVE_SUSPENSION: EventType.SUSPENSION_APPROVED,
     Action.REFUSE_SUSPENSION: EventType.SUSPENSION_REFUSED,
     Action.REPORT_ASSIST: EventType.ASSIST_REPORTED,
+    Action.HAND_OVER: EventType.HANDED_OVER,
 }
 
 EVENT_LABELS: dict[EventType, str] = {
@@ -96,6 +99,8 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.SUSPENSION_APPROVED: "批准挂起",
     EventType.SUSPENSION_REFUSED: "驳回挂起申请",
     EventType.ASSIST_REPORTED: "协办反馈",
+    EventType.HANDED_OVER: "转交职能部门",
+    EventType.BOUNCE_FLAGGED: "推诿预警",
     EventType.ORIGINAL_CLOSED: "原案件已结案",
     EventType.SLA_STARTED: "开始计时",
     EventType.ESCALATED: "超时升级",
@@ -151,7 +156,26 @@ class DispatchedPayload(BaseModel):
     level: str
     urgency: str
     handle_limit: str
-    routed_by: str  # grid_code | location | operator
+    routed_by: str  # grid_code | location | address | operator
+    # From the responsibility matrix: who works it first (grid / community; None: the department).
+    sign_limit: str | None = None
+    handler_level: str | None = None
+    handler_label: str | None = None
+    matrix_rule: str | None = None  # the area whose rule decided, or 类别默认
+    assist_departments: list[str] = Field(default_factory=list)
+
+
+class BounceFlaggedPayload(BaseModel):
+    """踢皮球 caught: the case is raised to the street and its first department coordinates."""
+
+    reason: str  # returned_twice | third_department
+    reason_label: str
+    return_count: int
+    departments_tried: list[str]
+    coordinator_department_code: str
+    coordinator_department_name: str
+    to_level: str
+    to_level_label: str
 
 
 class TriagedPayload(BaseModel):

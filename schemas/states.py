@@ -45,6 +45,8 @@ class Action(StrEnum):
     APPROVE_SUSPENSION = "approve_suspension"
     REFUSE_SUSPENSION = "refuse_suspension"
     REPORT_ASSIST = "report_assist"  # an assisting department (协办) reports its part
+    # 小事不出网格: the grid worker or community, who tried first, hands the case to the lead department.
+    HAND_OVER = "hand_over"
 
 
 S = CaseStatus
@@ -81,6 +83,8 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], CaseStatus] = {
     (S.DISPATCHED, A.REPORT_ASSIST): S.DISPATCHED,
     (S.SIGNED, A.REPORT_ASSIST): S.SIGNED,
     (S.SUSPENDED, A.REPORT_ASSIST): S.SUSPENDED,
+    (S.DISPATCHED, A.HAND_OVER): S.DISPATCHED,
+    (S.SIGNED, A.HAND_OVER): S.DISPATCHED,
 }
 
 TERMINAL: frozenset[CaseStatus] = frozenset({S.CLOSED, S.REJECTED, S.DUPLICATE})
@@ -122,6 +126,7 @@ ACTION_LABELS: dict[Action, str] = {
     A.APPROVE_SUSPENSION: "批准挂起",
     A.REFUSE_SUSPENSION: "驳回挂起",
     A.REPORT_ASSIST: "协办反馈",
+    A.HAND_OVER: "无法就地解决，转职能部门",
 }
 
 

@@ -39,6 +39,7 @@ ANSWERS: dict[Action, tuple[RequestKind, bool]] = {
 # The reason or result people read on the timeline; these actions can't go without one.
 NOTE_REQUIRED: dict[Action, str] = {
     A.RETURN: "退回须说明原因（为何不属于本部门职责）",
+    A.HAND_OVER: "转交职能部门须说明为何无法就地解决",
     A.REDISPATCH: "改派须说明原因",
     A.REQUEST_EXTENSION: "申请延期须说明原因",
     A.REFUSE_EXTENSION: "驳回延期申请须说明原因",
@@ -161,3 +162,28 @@ def available(action: Action, case: CaseState, *, department_code: str | None) -
 
 def pending_kinds(kinds: Collection[str]) -> frozenset[RequestKind]:
     return frozenset(RequestKind(k) for k in kinds)
+
+
+# --- anti-bounce (踢皮球) ---------------------------------------------------------------------
+
+
+class BounceReason(StrEnum):
+    RETURNED_TWICE = "returned_twice"
+    THIRD_DEPARTMENT = "third_department"
+
+
+BOUNCE_LABELS: dict[str, str] = {
+    BounceReason.RETURNED_TWICE: "推诿预警：案件已被退回两次",
+    BounceReason.THIRD_DEPARTMENT: "推诿预警：案件已派至第三个部门",
+}
+BOUNCE_RETURNS = 2  # a case returned this many times is bouncing
+BOUNCE_DEPARTMENTS = 3  # so is one dispatched to this many different departments
+
+
+def bounce_reason(return_count: int, departments_tried: Collection[str]) -> BounceReason | None:
+    """Why the case counts as bouncing between departments now, if it does."""
+    if return_count >= BOUNCE_RETURNS:
+        return BounceReason.RETURNED_TWICE
+    if len(set(departments_tried)) >= BOUNCE_DEPARTMENTS:
+        return BounceReason.THIRD_DEPARTMENT
+    return None

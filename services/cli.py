@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from services.classify.commands import routing_app
 from services.geo.commands import app as grids_app
+from services.matrix.commands import app as matrix_app
 
 T = TypeVar("T")
 
@@ -27,6 +28,7 @@ token_app = typer.Typer(help="API tokens of feeds and department systems.", no_a
 app.add_typer(token_app, name="token")
 app.add_typer(routing_app, name="routing")
 app.add_typer(grids_app, name="grids")
+app.add_typer(matrix_app, name="matrix")
 
 
 class Service(StrEnum):

@@ -11,7 +11,9 @@ from schemas.identity import Principal
 from services.http.errors import NotFound
 from services.identity.dependencies import authorize_case
 
-FACT_COLUMNS = "grid_code, department_code, assist_department_codes, submitted_by"
+FACT_COLUMNS = (
+    "grid_code, department_code, assist_department_codes, submitted_by, handler_level, handler_area_codes"
+)
 
 
 def facts_of(row: asyncpg.Record) -> CaseFacts:
@@ -20,6 +22,8 @@ def facts_of(row: asyncpg.Record) -> CaseFacts:
         department_code=row["department_code"],
         assist_department_codes=tuple(row["assist_department_codes"] or ()),
         submitted_by=row["submitted_by"],
+        handler_level=row["handler_level"],
+        handler_area_codes=tuple(row["handler_area_codes"] or ()),
     )
 
 

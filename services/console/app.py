@@ -27,6 +27,7 @@ from services.identity.dependencies import require
 from services.identity.endpoints import router as identity_router
 from services.identity.middleware import Authentication
 from services.identity.verifier import TokenVerifier
+from services.matrix.endpoints import router as matrix_router
 from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
 from services.runtime.service_app import add_ops_routes
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
     app.include_router(identity_router)
     app.include_router(router)
+    app.include_router(matrix_router)
     # The public port takes reports too. With no separate intake service named, the console runs the
     # intake code in-process (same transaction path, no extra HTTP hop); otherwise it forwards.
     app.include_router(proxy_router if s.intake_url else intake_router)
@@ -107,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def check_page(_: Annotated[Principal, require(Permission.SESSION)]) -> FileResponse:
         """The grid worker's phone page: cases waiting for the on-site check."""
         return page("check.html")
+
+    @app.get("/matrix", include_in_schema=False)
+    async def matrix_page(_: Annotated[Principal, require(Permission.REFERENCE_READ)]) -> FileResponse:
+        """The responsibility matrix (权责清单): everyone on the staff reads it, admins edit it."""
+        return page("matrix.html")
 
     # Static files by name from one folder; the middleware lets only the sign-in page's through unsigned.
     files = {p.name for p in STATIC.iterdir() if p.is_file()}

@@ -13,19 +13,24 @@ from schemas.access import ACTION_PERMISSIONS, Permission
 from schemas.api import ActionIn
 from schemas.events import EventEnvelope
 from schemas.identity import Principal
+from schemas.levels import Level
 from schemas.states import ACTION_LABELS, Action, next_status
 from schemas.workflow import ANSWERS, OPENS, PHOTO_KINDS, Command, check_rules, check_values
 from services.casework import repository as casework
+from services.casework.bounce import flag_if_bouncing
 from services.console.access import check_case, facts_of
 from services.http.errors import Invalid
 from services.identity.dependencies import authorize_case
 from services.ledger.service import LockedCase, apply_action, lock_case
+from services.matrix.assignment import assign
 from services.reference.catalog import Catalog, Category
 
 # Only intake opens cases; everything else a person may do from the console or a department system.
 API_ACTIONS = frozenset(Action) - {Action.REPORT}
 # A case that leaves the department's hands leaves no request waiting for an answer.
-ENDS_REQUESTS = frozenset({Action.RETURN, Action.REDISPATCH, Action.RESOLVE, Action.REJECT})
+ENDS_REQUESTS = frozenset({Action.RETURN, Action.REDISPATCH, Action.RESOLVE, Action.REJECT, Action.HAND_OVER})
+# After these, a case may have started bouncing between departments (踢皮球).
+BOUNCE_CHECKED = frozenset({Action.RETURN, Action.REDISPATCH, Action.DISPATCH})
 
 
 def parse_action(text: str) -> Action:
@@ -86,9 +91,11 @@ async def act(
     payload: dict[str, Any] = {"note": cmd.note} if cmd.note else {}
     updates: dict[str, Any] = {}
     assists: list[str] | None = None
-    if action in (Action.DISPATCH, Action.REDISPATCH):
+    if action in (Action.DISPATCH, Action.REDISPATCH, Action.HAND_OVER):
         assists = _route(catalog, case, cmd, payload, updates)
         await _learn_from_correction(conn, case, cmd, principal)
+    elif action is Action.RETURN:
+        updates["return_count"] = case.row["return_count"] + 1
     elif action is Action.REQUEST_EXTENSION and cmd.due_at is not None:
         payload |= {"requested_due_at": cmd.due_at.isoformat(), "current_due_at": _iso(case.row["due_at"])}
     elif action in ANSWERS:
@@ -118,6 +125,8 @@ async def act(
 
     if assists is not None:
         await casework.set_assists(conn, case_id, assists)
+    if action in BOUNCE_CHECKED:
+        await flag_if_bouncing(conn, catalog, case_id)
     if action in ENDS_REQUESTS:
         await casework.close_pending_requests(
             conn, case_id, note=f"案件已{ACTION_LABELS[action]}，申请自动结束", at=case.now
@@ -178,38 +187,48 @@ def _iso(value: datetime | None) -> str | None:
 def _route(
     catalog: Catalog, case: LockedCase, cmd: Command, payload: dict[str, Any], updates: dict[str, Any]
 ) -> list[str]:
-    """Dispatch or re-dispatch: the category (picked, corrected or kept) sets the time limits and the
-    assisting departments; the department is the one named, or the category's."""
-    category: Category | None = catalog.categories.get(cmd.category_code or case.row["category_code"] or "")
-    department_code = cmd.department_code or (category.department_code if category else None)
-    if department_code is None:
+    """Dispatch, re-dispatch or hand over: the responsibility matrix, for the category (picked, corrected
+    or kept) at the case's grid, names the lead and assisting departments, the level and time limits,
+    and whether the grid or community tries first; a department an operator names leads instead."""
+    row = case.row
+    category: Category | None = catalog.categories.get(cmd.category_code or row["category_code"] or "")
+    handing_over = cmd.action is Action.HAND_OVER
+    assignment = assign(
+        catalog,
+        category_code=category.code if category else None,
+        grid_code=row["grid_code"],
+        department_code=row["department_code"] if handing_over else cmd.department_code,
+        local_first=not handing_over,
+    )
+    if assignment is None:
+        if cmd.department_code is None and category is not None:
+            raise Invalid(
+                "department_code", f"责任矩阵中“{category.name}”在该网格没有责任部门，请指定责任部门"
+            )
         raise Invalid("department_code", "该案件没有类别，派遣必须指定责任部门或案件类别")
-    if cmd.action is Action.REDISPATCH and department_code == case.row["department_code"]:
+    if cmd.action is Action.REDISPATCH and assignment.department_code == row["department_code"]:
         raise Invalid("department_code", "改派须指定另一个责任部门")
-    department = catalog.departments[department_code]
-    payload |= {
-        "department_code": department.code,
-        "department_name": department.name,
-        "routed_by": "operator",
-    }
-    updates |= {"department_code": department.code, "dispatched_at": case.now}
+    payload |= assignment.payload(catalog) | ({} if handing_over else {"routed_by": "operator"})
+    updates |= assignment.updates() | {"dispatched_at": case.now}
     if category is not None:
-        payload |= {
-            "category_code": category.code,
-            "category_name": category.name,
-            "handle_limit": category.handle_limit,
-        }
-        if cmd.category_code and cmd.category_code != case.row["category_code"]:
-            payload["category_changed_from"] = case.row["category_code"]
+        payload |= {"category_code": category.code, "category_name": category.name}
+        if cmd.category_code and cmd.category_code != row["category_code"]:
+            payload["category_changed_from"] = row["category_code"]
             updates["category_source"] = "operator"
-        updates |= {"category_code": category.code, "level": case.row["level"] or category.level}
-    assists = [
-        d for d in (category.assist if category else ()) if d != department.code and d in catalog.departments
-    ]
-    updates["assist_department_codes"] = assists
-    if assists:
-        payload["assist_departments"] = [catalog.departments[d].name for d in assists]
-    return assists
+        updates["category_code"] = category.code
+        if row["bounced_at"] is not None and assignment.level is not None:
+            updates["level"] = max(row["level"] or assignment.level, assignment.level, key=_LEVEL_ORDER.index)
+    tried = list(row["departments_tried"] or ())
+    if assignment.department_code not in tried:
+        updates["departments_tried"] = [*tried, assignment.department_code]
+    coordinator = row["coordinator_department_code"]
+    if coordinator and coordinator != assignment.department_code and coordinator not in assignment.assist:
+        # The first department keeps coordinating (首接负责): it keeps seeing the case.
+        updates["assist_department_codes"] = [*assignment.assist, coordinator]
+    return list(assignment.assist)
+
+
+_LEVEL_ORDER = [lv.value for lv in Level]
 
 
 async def _learn_from_correction(

@@ -86,6 +86,7 @@ class CaseFilters:
     created_from: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive (the day after `to`, 00:00 Asia/Shanghai)
     search: Search | None = None
+    bounced: bool = False  # flagged for bouncing between departments (踢皮球)
 
 
 def parse_limit(value: str | None) -> int:
@@ -180,6 +181,7 @@ def parse_filters(
     date_from: str | None = None,
     date_to: str | None = None,
     q: str | None = None,
+    bounced: str | None = None,
 ) -> CaseFilters:
     """The list's query parameters as filters; a value that names nothing is a 422, not an empty page."""
     is_overdue = parse_bool("overdue", overdue)
@@ -226,4 +228,5 @@ def parse_filters(
         created_from=shanghai_midnight(first) if first else None,
         created_before=shanghai_midnight(last + timedelta(days=1)) if last else None,
         search=parse_search(principal, q),
+        bounced=parse_bool("bounced", bounced),
     )

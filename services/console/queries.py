@@ -9,14 +9,21 @@ from typing import Any
 
 import asyncpg
 
-from schemas.access import ACTION_PERMISSIONS, CaseFacts, Permission, decide
+from schemas.access import ACTION_PERMISSIONS, LOCAL_LABELS, CaseFacts, Permission, decide
 from schemas.api import CHANNEL_LABELS, URGENCY_LABELS, Channel, Urgency
 from schemas.events import EVENT_LABELS, EventType
 from schemas.identity import Principal
 from schemas.levels import LEVEL_LABELS, Level
-from schemas.states import CLOCK_RUNNING, STATUS_LABELS, CaseStatus, allowed_actions
+from schemas.states import CLOCK_RUNNING, STATUS_LABELS, TERMINAL, CaseStatus, allowed_actions
 from schemas.triage import TRIAGE_LABELS, TriageReason
-from schemas.workflow import PHOTO_KIND_LABELS, REQUEST_LABELS, CaseState, RequestKind, pending_kinds
+from schemas.workflow import (
+    BOUNCE_LABELS,
+    PHOTO_KIND_LABELS,
+    REQUEST_LABELS,
+    CaseState,
+    RequestKind,
+    pending_kinds,
+)
 from schemas.workflow import available as workflow_available
 from services.access.filters import case_condition, count_condition
 from services.casework import repository as casework
@@ -36,9 +43,11 @@ NOTIFICATION_STATUS_LABELS = {"pending": "待发送", "delivered": "已送达", 
 _SUMMARY_COLUMNS = (
     "id, case_no, status, channel, description, category_code, grid_code, department_code, level, "
     "urgency, lat, lon, created_at, updated_at, dispatched_at, due_at, triage_reason, "
-    "assist_department_codes, submitted_by"
+    "assist_department_codes, submitted_by, handler_level, handler_area_codes, coordinator_department_code, "
+    "bounced_at, bounce_reason, return_count"
 )
 _CLOCK_RUNNING_SQL = ", ".join(f"'{s.value}'" for s in sorted(CLOCK_RUNNING))
+_TERMINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(TERMINAL))
 # A case still `reported` after this long was not picked up by dispatch: the console flags it.
 STRANDED_AFTER = "2 minutes"
 
@@ -103,11 +112,31 @@ def summary(row: asyncpg.Record, catalog: Catalog, now: Any, principal: Principa
         ),
         "location": {"lat": row["lat"], "lon": row["lon"]} if details and row["lat"] is not None else None,
         "location_hidden": not details,
+        # 小事不出网格: worked at the grid or community first, until they hand it over.
+        "handler_level": row["handler_level"],
+        "handler_label": _handler_label(row, catalog, department.name if department else None),
+        # 踢皮球 caught: raised to the street, the first department coordinates.
+        "bounced": row["bounced_at"] is not None,
+        "bounce_label": BOUNCE_LABELS.get(row["bounce_reason"] or "") if row["bounced_at"] else None,
+        "return_count": row["return_count"],
+        "coordinator_department_name": _department_name(catalog, row["coordinator_department_code"]),
         "triage_reason": row["triage_reason"] if row["status"] == "triage" else None,
         "triage_reason_label": _label(TRIAGE_LABELS, row["triage_reason"], TriageReason)
         if row["status"] == "triage"
         else None,
     }
+
+
+def _department_name(catalog: Catalog, code: str | None) -> str | None:
+    department = catalog.departments.get(code) if code else None
+    return department.name if department else code
+
+
+def _handler_label(row: asyncpg.Record, catalog: Catalog, department_name: str | None) -> str | None:
+    if row["handler_level"] and row["handler_area_codes"]:
+        stage = LOCAL_LABELS.get(row["handler_level"], row["handler_level"])
+        return f"{catalog.area_name(row['handler_area_codes'][0])}（{stage}先行处置）"
+    return department_name
 
 
 async def list_cases(
@@ -142,6 +171,7 @@ async def list_cases(
     total = sum(counts.values())
     counts["overdue"] = extra["overdue"]
     counts["due_soon"] = extra["due_soon"]
+    counts["bounced"] = extra["bounced"]
     pending = await _pending_requests(conn, [r["id"] for r in rows])
     return {
         "server_time": now,  # deadline lights use the server's clock, not the operator's PC
@@ -192,6 +222,7 @@ async def _page(
         or f.created_before is not None
         or f.overdue
         or f.due_within_h is not None
+        or f.bounced
     )
     if not awkward:
         conds, params = where(walk=False)
@@ -251,6 +282,8 @@ def _filter_conditions(
         out.append(f"status IN ({_CLOCK_RUNNING_SQL}) AND {since}due_at < {bind(soon)}")
     elif f.overdue:
         out.append(f"status IN ({_CLOCK_RUNNING_SQL}) AND due_at < {bind(now)}")
+    if f.bounced:  # the partial index on bounced_at: as many rows as there are flagged cases
+        out.append("bounced_at IS NOT NULL")
     if f.category_code is not None:
         out.append(f"category_code = {bind(f.category_code)}")
     if f.grid_codes is not None:
@@ -334,7 +367,9 @@ async def _counts(
         f"(SELECT count(*) FROM cases WHERE {visible} AND status IN ({_CLOCK_RUNNING_SQL}) "
         f"AND due_at >= $1 AND due_at < $1 + interval '{DEFAULT_DUE_WITHIN_H:g} hours') AS due_soon, "
         f"(SELECT count(*) FROM cases WHERE {visible} AND status = 'reported' "
-        f"AND created_at < $1 - interval '{STRANDED_AFTER}') AS stranded",
+        f"AND created_at < $1 - interval '{STRANDED_AFTER}') AS stranded, "
+        f"(SELECT count(*) FROM cases WHERE {visible} AND bounced_at IS NOT NULL "
+        f"AND status NOT IN ({_TERMINAL_SQL})) AS bounced",
         *params,
     )
     return counts, extra

@@ -68,6 +68,9 @@ async def list_cases(
         str | None,
         Query(description="搜索：全数字为案件编号（14位或其开头），否则搜描述和地址（须有权查看描述）"),
     ] = None,
+    bounced: Annotated[
+        str | None, Query(description="true：只看推诿预警案件（退回两次或派至第三个部门）")
+    ] = None,
 ) -> dict[str, Any]:
     catalog = await request.app.state.catalogs.get()
     page_size = listing.parse_limit(limit)
@@ -85,6 +88,7 @@ async def list_cases(
         date_from=date_from,
         date_to=date_to,
         q=q,
+        bounced=bounced,
     )
     after = listing.Cursor.decode(cursor) if cursor else None
     async with request.app.state.pool.acquire() as conn:

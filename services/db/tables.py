@@ -78,13 +78,34 @@ categories = Table(
     Column("code", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False),
-    Column("department_code", Text, ForeignKey("departments.code"), nullable=False),
+    # NULL: no district-wide department; the responsibility matrix's area rules name one.
+    Column("department_code", Text, ForeignKey("departments.code"), nullable=True),
     Column("assist", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("level", Text, nullable=False),
     Column("urgency", Text, nullable=False),
     Column("sign_limit", Text, nullable=False),
     Column("handle_limit", Text, nullable=False),
     Column("must_report", Boolean, nullable=False, server_default=text("false")),
+)
+
+# The responsibility matrix (权责清单): a category in one area (grid, community, street or the
+# district) → lead and assisting departments, handling level and time limits. The category's own
+# columns are the fallback; the most specific area rule wins, and its empty fields fall back too.
+responsibility_rules = Table(
+    "responsibility_rules",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("category_code", Text, ForeignKey("categories.code"), nullable=False),
+    Column("area_code", Text, ForeignKey("areas.code"), nullable=False),
+    Column("department_code", Text, ForeignKey("departments.code"), nullable=True),
+    Column("assist", ARRAY(Text), nullable=True),
+    Column("level", Text, nullable=True),
+    Column("sign_limit", Text, nullable=True),
+    Column("handle_limit", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("updated_by", Text, nullable=True),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+    UniqueConstraint("category_code", "area_code", name="uq_responsibility_rules_category_area"),
 )
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -134,6 +155,18 @@ cases = Table(
     Column("classifier_version", Text, nullable=True),  # the model that read the text, when one did
     Column("category_suggestions", JSONB, nullable=True),  # [{code, confidence}] best first, at triage
     Column("triage_reason", Text, nullable=True),
+    # Who works it now: 'grid' / 'community' first (小事不出网格), NULL = the lead department; the
+    # handling area and its ancestors (whose accounts may act at that stage).
+    Column("handler_level", Text, nullable=True),
+    Column("handler_area_codes", ARRAY(Text), nullable=True),
+    Column("sign_limit", Text, nullable=True),  # from the responsibility matrix at dispatch
+    Column("handle_limit", Text, nullable=True),
+    # Anti-bounce (踢皮球): returns so far, departments tried in order, the coordinating first one.
+    Column("return_count", Integer, nullable=False, server_default="0"),
+    Column("departments_tried", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("coordinator_department_code", Text, nullable=True),
+    Column("bounced_at", TS, nullable=True),
+    Column("bounce_reason", Text, nullable=True),
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
     Column("last_seq", Integer, nullable=False, server_default="0"),
@@ -163,6 +196,7 @@ cases = Table(
     Index("ix_cases_department_updated", "department_code", "updated_at"),
     Index("ix_cases_grid_updated", "grid_code", "updated_at"),
     Index("ix_cases_duplicate_of", "duplicate_of", postgresql_where=text("duplicate_of IS NOT NULL")),
+    Index("ix_cases_bounced", "bounced_at", postgresql_where=text("bounced_at IS NOT NULL")),
 )
 
 # Cases per (status, grid, department, lead or assisting department): the console's counters sum

@@ -35,6 +35,9 @@ DEMO_ACCOUNTS = (
     DemoAccount("demo-operator", "王敏", Role.OPERATOR),
     DemoAccount("demo-department", "李强", Role.DEPARTMENT, department_code="CG-SZ"),
     DemoAccount("demo-gridworker", "赵丽", Role.GRID_WORKER, area_codes=("10100133019900100101",)),
+    # Community staff work as grid workers whose area is the community (柳塘社区): they take the cases
+    # the matrix gives the community first (小事不出网格).
+    DemoAccount("demo-community", "孙燕", Role.GRID_WORKER, area_codes=("10100133019900100100",)),
     DemoAccount("demo-leader", "陈刚", Role.LEADER, area_codes=("10100133019900100000",)),
     DemoAccount("demo-feed", "12345热线接入", Role.FEED, channel="hotline"),
 )

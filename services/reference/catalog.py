@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from services.geo.grid_index import GridIndex
+from services.matrix import repository as matrix_repository
+from services.matrix.rules import Matrix, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,7 @@ class Category:
     code: str
     name: str
     kind: str
-    department_code: str
+    department_code: str | None  # district-wide default; area rules of the matrix may override
     assist: tuple[str, ...]
     level: str
     urgency: str
@@ -51,12 +53,21 @@ class Catalog:
     departments: dict[str, Department]
     areas: dict[str, Area]
     grids: GridIndex
+    rules: tuple[Rule, ...] = ()  # the matrix's area rules
+    matrix: Matrix = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The matrix reads the same categories and areas: built here, never out of step with them.
+        object.__setattr__(
+            self, "matrix", Matrix.of(self.categories.values(), self.areas.values(), self.rules)
+        )
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection | asyncpg.Pool) -> Catalog:
         cats = await conn.fetch("SELECT * FROM categories")
         deps = await conn.fetch("SELECT code, name, level FROM departments")
         areas = await conn.fetch("SELECT code, name, level, parent_code, worker, geometry FROM areas")
+        rules = await matrix_repository.fetch_rules(conn)
         return cls(
             categories={
                 r["code"]: Category(
@@ -79,6 +90,7 @@ class Catalog:
                 for r in areas
             },
             grids=GridIndex((r["code"], r["geometry"]) for r in areas if r["level"] == "grid"),
+            rules=tuple(matrix_repository.to_rule(r) for r in rules),
         )
 
     def area_name(self, code: str | None) -> str | None:
@@ -110,6 +122,10 @@ class CatalogCache:
         self._catalog: Catalog | None = None
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        """After this process changed reference data: the next read loads it (others wait out the TTL)."""
+        self._loaded_at = 0.0
 
     async def get(self) -> Catalog:
         if self._catalog is not None and time.monotonic() - self._loaded_at < self.ttl_s:

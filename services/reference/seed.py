@@ -88,3 +88,23 @@ async def seed_demo_district(conn: asyncpg.Connection) -> int:
             ],
         )
     return len(features)
+
+
+async def seed_demo_rules(conn: asyncpg.Connection) -> int:
+    """The demo district's area rules of the responsibility matrix, added once: a rule changed later
+    through the API is kept."""
+    from services.matrix.files import parse
+    from services.matrix.service import put_rule
+
+    added = 0
+    async with conn.transaction():
+        for rule in parse(load_yaml("responsibility.yaml")):
+            exists = await conn.fetchval(
+                "SELECT true FROM responsibility_rules WHERE category_code = $1 AND area_code = $2",
+                rule.category_code,
+                rule.area_code,
+            )
+            if not exists:
+                await put_rule(conn, "system:seed", rule)
+                added += 1
+    return added

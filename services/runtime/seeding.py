@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.db.pool import connect
 from services.identity.bootstrap import ensure_admin, ensure_generated_admin, seed_demo_accounts
-from services.reference.seed import seed_demo_district, seed_reference
+from services.reference.seed import seed_demo_district, seed_demo_rules, seed_reference
 
 
 async def seed(
@@ -25,6 +25,7 @@ async def seed(
         counts: dict[str, int | str] = dict(await seed_reference(conn))
         if demo:
             counts["areas"] = await seed_demo_district(conn)
+            counts["matrix_rules"] = await seed_demo_rules(conn)
             counts["demo_accounts"] = await seed_demo_accounts(conn)
         if admin_password:
             await ensure_admin(conn, admin_password)

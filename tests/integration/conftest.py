@@ -57,7 +57,9 @@ def tokens(system: System) -> dict[str, str]:
     """A bearer token per role (the demo accounts, and `admin`), signed in through the API."""
     SECRETS.update({ADMIN_PASSWORD, DEMO_PASSWORD, WEBHOOK_SECRET})
     _SYSTEM_URL[:] = [system.http]
-    accounts = {a.role.value: a.username for a in DEMO_ACCOUNTS} | {"admin": "admin"}
+    # One demo account per role, and the community's staff (a grid worker whose area is 柳塘社区).
+    accounts = {a.role.value: a.username for a in DEMO_ACCOUNTS if a.username != "demo-community"}
+    accounts |= {"admin": "admin", "community": "demo-community"}
     for role, username in accounts.items():
         password = ADMIN_PASSWORD if role == "admin" else DEMO_PASSWORD
         r = httpx.post(

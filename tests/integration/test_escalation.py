@@ -57,7 +57,12 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     case = await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
-    staff = department_headers(case["department_code"])
+    # 特殊人群关爱 is the grid worker's first (小事不出网格): the one who works it signs and resolves.
+    staff = (
+        role_headers("grid_worker")
+        if case["handler_level"] == "grid"
+        else department_headers(case["department_code"])
+    )
     resolve = {"action": "resolve", "note": "已上门查看", "missing_assists_reason": "民政局另行跟进"}
     for body in ({"action": "sign"}, resolve):
         r = await api.post(f"/api/v1/cases/{case_id}/actions", json=body, headers=staff)

@@ -1,0 +1,1 @@
+"""The responsibility matrix (权责清单): category × area → departments, handling level, time limits."""
