@@ -12,6 +12,20 @@ then runs, in order:
    split into its stages through the outbox (created → published to Kafka → dispatched), and the
    HTTP round trip as the client saw it.
 
+Free text against categorised reports (``--free-text``, on by default): the same run also posts
+free-text reports — no category_code, a grid_code as before, the description one of the labelled
+reports of the classifier's data set (``--free-text-split``, the held-out test split by default) with a
+unique suffix — so dispatch has to read the text with the classifier: a confident reading is
+dispatched, an unsure one goes to triage. Both are routing outcomes, so a free-text case is done when
+it is dispatched *or* triaged (its time is dispatched_at, or the occurred_at of its case.triaged event).
+The warm-up then includes free-text reports too (the classifier is loaded on first use), the
+throughput phase is run once per kind with the same parameters in the order ``--free-text`` gives
+(``abba``: categorised, free text, free text, categorised — linear drift cancels out), and the latency
+phase is repeated with free text after the categorised one. Compared: the routing rate (cases
+dispatched or triaged per second, database clock) of each kind, averaged over its rounds; the
+acceptance is free text ≥ 80 % of categorised. Also reported: the share of free-text cases that were
+auto-dispatched against triaged, and the triage reasons.
+
 Cases of a run are told apart by their external_id prefix ``bench-<run>-<phase>-``. CPU use of
 every process of the system (services, PostgreSQL, the broker, this client) is sampled from /proc
 per phase, and the services' Prometheus batch histograms are scraped before and after.
@@ -19,6 +33,7 @@ per phase, and the services' Prometheus batch histograms are scraped before and 
 Usage:
     .venv/bin/python bench/e2e.py                         # full default run, own system
     .venv/bin/python bench/e2e.py --throughput-cases 300 --duration 5     # smoke run
+    .venv/bin/python bench/e2e.py --free-text off                         # categorised reports only
     .venv/bin/python bench/e2e.py --state /path/home/run/state.json       # a running system
     .venv/bin/python bench/e2e.py --url http://127.0.0.1:8000 --database-url postgresql://…
 """
@@ -84,6 +99,19 @@ DESCRIPTIONS = (
     "噪音扰民",
     "树木倒伏",
 )
+
+# Labelled report texts of the classifier (text, category, style, split): the free-text descriptions.
+REPORTS_JSONL = Path(__file__).resolve().parent.parent / "services" / "classify" / "data" / "reports.jsonl"
+CATEGORISED, FREE_TEXT = "categorised", "free_text"
+KIND_LABELS = {CATEGORISED: "categorised", FREE_TEXT: "free text"}
+# Issue 7: free-text reports keep at least this share of the categorised rate, in the same run.
+FREE_TEXT_TARGET_RATIO = 0.80
+FREE_TEXT_ORDERS: dict[str, tuple[str, ...]] = {
+    "abba": (CATEGORISED, FREE_TEXT, FREE_TEXT, CATEGORISED),
+    "categorised-first": (CATEGORISED, FREE_TEXT),
+    "free-text-first": (FREE_TEXT, CATEGORISED),
+    "off": (CATEGORISED,),
+}
 
 SERVICE_NAMES = ("console", "intake", "dispatch", "escalation", "notify", "relay")
 METRICS = ("gridcase_consumer_batch_seconds", "gridcase_outbox_batch_seconds")
@@ -488,17 +516,35 @@ class PostStats:
         return sum(self.errors.values())
 
 
-def report_body(external_id: str, n: int) -> bytes:
-    return json.dumps(
-        {
-            "channel": "hotline",  # posted by a 12345 hotline feed token, as an integration does
-            "description": f"{DESCRIPTIONS[n % len(DESCRIPTIONS)]}（压测{n}）",
-            "category_code": CATEGORY_CODES[n % len(CATEGORY_CODES)],
-            "grid_code": GRID_CODES[(n // len(CATEGORY_CODES)) % len(GRID_CODES)],
-            "external_id": external_id,
-        },
-        ensure_ascii=False,
-    ).encode()
+def load_free_texts(split: str) -> list[str]:
+    """Descriptions for free-text reports: the texts of the classifier's labelled reports of ``split``
+    (``all``: every split). The held-out test split is text the model was not trained on."""
+    texts: list[str] = []
+    with REPORTS_JSONL.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                if split == "all" or row.get("split") == split:
+                    texts.append(str(row["text"]))
+    if not texts:
+        raise RuntimeError(f"no reports of split {split!r} in {REPORTS_JSONL}")
+    return texts
+
+
+def report_body(external_id: str, n: int, free_texts: Sequence[str] | None = None) -> bytes:
+    """A categorised report (category_code and grid_code), or with ``free_texts`` a free-text one: no
+    category_code (dispatch reads the text), the same grid_code (routing by place is unchanged)."""
+    body: dict[str, str] = {
+        "channel": "hotline",  # posted by a 12345 hotline feed token, as an integration does
+        "grid_code": GRID_CODES[(n // len(CATEGORY_CODES)) % len(GRID_CODES)],
+        "external_id": external_id,
+    }
+    if free_texts is None:
+        body["description"] = f"{DESCRIPTIONS[n % len(DESCRIPTIONS)]}（压测{n}）"
+        body["category_code"] = CATEGORY_CODES[n % len(CATEGORY_CODES)]
+    else:
+        body["description"] = f"{free_texts[n % len(free_texts)]}（压测{n}）"
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 class Connections:
@@ -566,7 +612,12 @@ async def post_one(conns: Connections, url: str, body: bytes, stats: PostStats) 
 
 
 async def post_closed_loop(
-    conns: Connections, url: str, prefix: str, count: int, concurrency: int
+    conns: Connections,
+    url: str,
+    prefix: str,
+    count: int,
+    concurrency: int,
+    free_texts: Sequence[str] | None = None,
 ) -> PostStats:
     """``concurrency`` workers post back to back until ``count`` reports were sent."""
     stats = PostStats()
@@ -574,13 +625,20 @@ async def post_closed_loop(
 
     async def worker() -> None:
         while (n := next(counter)) < count:
-            await post_one(conns, url, report_body(f"{prefix}{n:06d}", n), stats)
+            await post_one(conns, url, report_body(f"{prefix}{n:06d}", n, free_texts), stats)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return stats
 
 
-async def post_paced(conns: Connections, url: str, prefix: str, rate: float, duration: float) -> PostStats:
+async def post_paced(
+    conns: Connections,
+    url: str,
+    prefix: str,
+    rate: float,
+    duration: float,
+    free_texts: Sequence[str] | None = None,
+) -> PostStats:
     """Open loop: report i is sent at start + i/rate, whatever happened to the earlier ones
     (if every connection is busy it waits for one; that wait is reported separately)."""
     stats = PostStats()
@@ -594,7 +652,8 @@ async def post_paced(conns: Connections, url: str, prefix: str, rate: float, dur
         if delay > 0:
             await asyncio.sleep(delay)
         stats.schedule_lag_ms.append(max(0.0, (loop.time() - target) * 1000.0))
-        tasks.append(asyncio.create_task(post_one(conns, url, report_body(f"{prefix}{n:06d}", n), stats)))
+        body = report_body(f"{prefix}{n:06d}", n, free_texts)
+        tasks.append(asyncio.create_task(post_one(conns, url, body, stats)))
     await asyncio.gather(*tasks)
     return stats
 
@@ -629,9 +688,10 @@ async def progress(conn: asyncpg.Connection, prefix: str) -> Progress:
 async def wait_dispatched(
     conn: asyncpg.Connection, prefix: str, expected: int, timeout_s: float, stall_s: float
 ) -> tuple[Progress, float]:
-    """Poll until ``expected`` cases of ``prefix`` are dispatched (or triaged, i.e. failed). A case
-    whose HTTP answer was lost (client error) may still have been opened: every case of the prefix
-    in the database is waited for, not only the accepted ones."""
+    """Poll until ``expected`` cases of ``prefix`` are dispatched or triaged (for a categorised report
+    triage means it failed; for a free-text one it is the other routing outcome: the classifier was
+    unsure). A case whose HTTP answer was lost (client error) may still have been opened: every case
+    of the prefix in the database is waited for, not only the accepted ones."""
     started = time.monotonic()
     deadline = started + timeout_s
     last_change = started
@@ -653,6 +713,67 @@ async def wait_dispatched(
             log(f"  gave up waiting: {p.dispatched}/{expected} dispatched after {now - started:.0f}s")
             return p, now
         await asyncio.sleep(0.2)
+
+
+@dataclass
+class Outcomes:
+    """How the cases of a prefix were routed, beyond the counts of ``Progress``."""
+
+    last_triaged: dt.datetime | None  # latest case.triaged event
+    triage_reasons: dict[str, int]
+    category_sources: dict[str, int]  # of the dispatched: reporter | model
+    read_by_model: int  # cases the classifier read (classifier_version set)
+
+
+async def outcomes(conn: asyncpg.Connection, prefix: str) -> Outcomes:
+    """Once per phase (not while polling: these join the events)."""
+    last_triaged = await conn.fetchval(
+        "SELECT max(e.occurred_at) FROM cases c "
+        "JOIN case_events e ON e.case_id = c.id AND e.type = 'case.triaged' "
+        "WHERE c.external_id LIKE $1",
+        prefix + "%",
+    )
+    reasons = await conn.fetch(
+        "SELECT coalesce(triage_reason, '?') AS k, count(*) AS n FROM cases "
+        "WHERE external_id LIKE $1 AND status = 'triage' GROUP BY 1 ORDER BY 2 DESC, 1",
+        prefix + "%",
+    )
+    sources = await conn.fetch(
+        "SELECT coalesce(category_source, '?') AS k, count(*) AS n FROM cases "
+        "WHERE external_id LIKE $1 AND dispatched_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+        prefix + "%",
+    )
+    read = await conn.fetchval(
+        "SELECT count(*) FROM cases WHERE external_id LIKE $1 AND classifier_version IS NOT NULL",
+        prefix + "%",
+    )
+    return Outcomes(
+        last_triaged=last_triaged,
+        triage_reasons={str(r["k"]): int(r["n"]) for r in reasons},
+        category_sources={str(r["k"]): int(r["n"]) for r in sources},
+        read_by_model=int(read),
+    )
+
+
+def routing_summary(kind: str, p: Progress, o: Outcomes) -> dict[str, Any]:
+    """Routed = dispatched or triaged, the outcomes of automatic routing; the routing rate is routed
+    cases per second of database clock, first created_at → last dispatched_at or case.triaged. For
+    categorised reports (none triaged) it equals the end-to-end rate."""
+    routed = p.dispatched + p.triaged
+    ends = [t for t in (p.last_dispatched, o.last_triaged) if t is not None]
+    window = (max(ends) - p.first_created).total_seconds() if ends and p.first_created else float("nan")
+    return {
+        "kind": kind,
+        "routed": routed,
+        "not_routed": p.total - routed,
+        "routing_window_s": round(window, 3),
+        "routing_rate_per_s": round(routed / window, 1) if window > 0 else None,
+        "auto_dispatch_share": round(p.dispatched / routed, 4) if routed else None,
+        "triage_share": round(p.triaged / routed, 4) if routed else None,
+        "triage_reasons": o.triage_reasons,
+        "category_sources": o.category_sources,
+        "read_by_model": o.read_by_model,
+    }
 
 
 async def settle(conn: asyncpg.Connection, timeout_s: float = 60.0) -> None:
@@ -689,17 +810,26 @@ class Latencies:
     per_second_max: list[float] = field(default_factory=list)  # worst latency of each second
 
 
-async def latencies(conn: asyncpg.Connection, prefix: str) -> Latencies:
-    """Per case, in ms: total (dispatched_at − created_at) and its stages through the outbox."""
+async def latencies(conn: asyncpg.Connection, prefix: str, *, triaged_too: bool = False) -> Latencies:
+    """Per case, in ms: total (dispatched_at − created_at) and its stages through the outbox.
+
+    With ``triaged_too`` (free-text reports) a triaged case counts as routed as well, at the time of
+    its case.triaged event (the same transaction clock dispatched_at would have had)."""
+    if triaged_too:
+        done = "coalesce(c.dispatched_at, t.occurred_at)"
+        triage_join = "LEFT JOIN case_events t ON t.case_id = c.id AND t.type = 'case.triaged' "
+    else:
+        done, triage_join = "c.dispatched_at", ""
     rows = await conn.fetch(
         "SELECT extract(epoch FROM c.created_at - min(c.created_at) OVER ()) AS at_s, "
-        "extract(epoch FROM c.dispatched_at - c.created_at) * 1000 AS total, "
+        f"extract(epoch FROM {done} - c.created_at) * 1000 AS total, "
         "extract(epoch FROM o.published_at - c.created_at) * 1000 AS to_published, "
-        "extract(epoch FROM c.dispatched_at - o.published_at) * 1000 AS published_to_dispatched "
+        f"extract(epoch FROM {done} - o.published_at) * 1000 AS published_to_dispatched "
         "FROM cases c "
         "LEFT JOIN case_events e ON e.case_id = c.id AND e.seq = 1 "
         "LEFT JOIN outbox o ON o.event_id = e.event_id "
-        "WHERE c.external_id LIKE $1 AND c.dispatched_at IS NOT NULL "
+        f"{triage_join}"
+        f"WHERE c.external_id LIKE $1 AND {done} IS NOT NULL "
         "ORDER BY c.created_at",
         prefix + "%",
     )
@@ -834,29 +964,48 @@ async def run_phases(args: argparse.Namespace, target: Target, watcher: ProcWatc
                 watcher, args.quiet_wait, args.quiet_threshold
             )
 
-        # Warm-up: connections, pools, prepared statements, consumer group assignments.
-        if args.warmup > 0:
-            prefix = f"bench-{run_id}-wu-"
-            log(f"warm-up: {args.warmup} reports")
-            st = await post_closed_loop(conns, report_url, prefix, args.warmup, args.concurrency)
-            if st.accepted == 0:
-                raise RuntimeError(f"warm-up: no report accepted ({dict(st.errors)})")
-            wp, _ = await wait_dispatched(
-                conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout
-            )
-            if wp.dispatched == 0:
-                raise RuntimeError(
-                    "warm-up: no case was dispatched; the system is not working (see its logs)"
-                )
-            await settle(conn)
+        free_texts = load_free_texts(args.free_text_split) if args.free_text != "off" else None
 
-        run = Run(args, target, watcher, conn, conns, metrics_client, report_url, run_id)
+        # Warm-up: connections, pools, prepared statements, consumer group assignments; with free
+        # text also the classifier, which dispatch loads on first use.
+        if args.warmup > 0:
+            for tag, texts in (("wu-", None), ("wuf-", free_texts)):
+                if tag == "wuf-" and texts is None:
+                    continue
+                prefix = f"bench-{run_id}-{tag}"
+                kind = CATEGORISED if texts is None else FREE_TEXT
+                log(f"warm-up: {args.warmup} {KIND_LABELS[kind]} reports")
+                st = await post_closed_loop(conns, report_url, prefix, args.warmup, args.concurrency, texts)
+                if st.accepted == 0:
+                    raise RuntimeError(f"warm-up: no report accepted ({dict(st.errors)})")
+                wp, _ = await wait_dispatched(
+                    conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout
+                )
+                if wp.dispatched + (wp.triaged if kind == FREE_TEXT else 0) == 0:
+                    raise RuntimeError(
+                        "warm-up: no case was routed; the system is not working (see its logs)"
+                    )
+                await settle(conn)
+
+        run = Run(args, target, watcher, conn, conns, metrics_client, report_url, run_id, free_texts)
         if args.throughput_cases > 0:
-            results["throughput"] = await throughput_phase(run)
-            await settle(conn)
+            order = FREE_TEXT_ORDERS[args.free_text]
+            rounds: list[dict[str, Any]] = []
+            for i, kind in enumerate(order, 1):
+                tag = f"tp{i}{'c' if kind == CATEGORISED else 'f'}-" if len(order) > 1 else "tp-"
+                label = f" (round {i}/{len(order)})" if len(order) > 1 else ""
+                rounds.append(await throughput_phase(run, kind, tag, label))
+                await settle(conn)
+            # The first categorised round is the throughput phase as the bench always measured it.
+            results["throughput"] = next(r for r in rounds if r["kind"] == CATEGORISED)
+            if len(order) > 1:
+                results["free_text_comparison"] = compare_free_text(args, rounds)
 
         if args.rate > 0 and args.duration > 0:
-            results["latency"] = await latency_phase(run)
+            results["latency"] = await latency_phase(run, CATEGORISED, "lat-")
+            if free_texts is not None:
+                await settle(conn)
+                results["latency_free_text"] = await latency_phase(run, FREE_TEXT, "latf-")
 
         dead_after = await dead_letter_count(conn)
         if dead_before is not None and dead_after is not None:
@@ -922,23 +1071,31 @@ class Run:
     metrics_client: httpx.AsyncClient
     report_url: str
     run_id: str
+    free_texts: list[str] | None  # descriptions of free-text reports (None: categorised only)
+
+    def texts(self, kind: str) -> list[str] | None:
+        if kind == CATEGORISED:
+            return None
+        assert self.free_texts is not None
+        return self.free_texts
 
 
-async def throughput_phase(run: Run) -> dict[str, Any]:
+async def throughput_phase(run: Run, kind: str, tag: str, label: str = "") -> dict[str, Any]:
     args, target, watcher, conn, conns = run.args, run.target, run.watcher, run.conn, run.conns
     metrics_client, report_url, run_id = run.metrics_client, run.report_url, run.run_id
-    prefix = f"bench-{run_id}-tp-"
+    prefix = f"bench-{run_id}-{tag}"
     n = args.throughput_cases
-    log(f"throughput: posting {n} reports with {args.concurrency} connections")
+    log(f"throughput{label}: posting {n} {KIND_LABELS[kind]} reports with {args.concurrency} connections")
     m0 = await scrape(metrics_client, target.host, target.service_ports)
     s0 = watcher.snapshot()
-    st = await post_closed_loop(conns, report_url, prefix, n, args.concurrency)
+    st = await post_closed_loop(conns, report_url, prefix, n, args.concurrency, run.texts(kind))
     s1 = watcher.snapshot()
     post_wall = st.last_done - st.first_send
     log(f"  posted: {st.accepted} accepted, {st.error_count()} errors in {post_wall:.1f}s")
     p, done_at = await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
     s2 = watcher.snapshot()
     m1 = await scrape(metrics_client, target.host, target.service_ports)
+    routing = routing_summary(kind, p, await outcomes(conn, prefix))
     e2e_s = (
         (p.last_dispatched - p.first_created).total_seconds()
         if p.last_dispatched and p.first_created
@@ -975,30 +1132,97 @@ async def throughput_phase(run: Run) -> dict[str, Any]:
         "cpu_while_posting": ProcWatcher.cpu(s0, s1),
         "cpu_while_draining": ProcWatcher.cpu(s1, s2),
         "cpu_whole_phase": ProcWatcher.cpu(s0, s2),
-        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s2), p.dispatched),
+        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s2), routing["routed"]),
         "batch_histograms": histogram_deltas(m0, m1),
+        **routing,
     }
     log(
         f"  intake {out['intake_rate_per_s']}/s, end-to-end {out['e2e_rate_per_s']}/s "
-        f"({p.dispatched}/{p.total} dispatched in {e2e_s:.1f}s)"
+        f"({p.dispatched}/{p.total} dispatched in {e2e_s:.1f}s), routing {out['routing_rate_per_s']}/s "
+        f"({routing['routed']} dispatched or triaged in {routing['routing_window_s']}s)"
     )
     return out
 
 
-async def latency_phase(run: Run) -> dict[str, Any]:
+def compare_free_text(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Routing rates of both kinds, each the mean over its rounds, and the free/categorised ratio."""
+
+    def rates(kind: str) -> list[float]:
+        return [float(r["routing_rate_per_s"] or 0.0) for r in rounds if r["kind"] == kind]
+
+    cat, free = rates(CATEGORISED), rates(FREE_TEXT)
+    cat_rate, free_rate = sum(cat) / len(cat), sum(free) / len(free)
+    ratio = free_rate / cat_rate if cat_rate > 0 else float("nan")
+    free_rounds = [r for r in rounds if r["kind"] == FREE_TEXT]
+    dispatched = sum(r["dispatched"] for r in free_rounds)
+    triaged = sum(r["triaged"] for r in free_rounds)
+    reasons: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    for r in free_rounds:
+        reasons.update(r["triage_reasons"])
+        sources.update(r["category_sources"])
+    order = [r["kind"] for r in rounds]
+    return {
+        "order": order,
+        "ran_first": order[0],
+        "same_parameters": {"cases": args.throughput_cases, "concurrency": args.concurrency},
+        "free_text_descriptions": {
+            "source": str(REPORTS_JSONL.relative_to(REPORTS_JSONL.parents[3])),
+            "split": args.free_text_split,
+            "distinct_texts": len(load_free_texts(args.free_text_split)),
+        },
+        "rounds": [
+            {
+                "kind": r["kind"],
+                "routing_rate_per_s": r["routing_rate_per_s"],
+                "e2e_rate_per_s": r["e2e_rate_per_s"],
+                "intake_rate_per_s": r["intake_rate_per_s"],
+                "routed": r["routed"],
+                "dispatched": r["dispatched"],
+                "triaged": r["triaged"],
+                "not_routed": r["not_routed"],
+                "dispatch_cpu_ms_per_case": r["cpu_ms_per_case"].get("dispatch"),
+                "system_cpu_ms_per_case": r["cpu_ms_per_case"].get("system total (without bench-client)"),
+            }
+            for r in rounds
+        ],
+        "rounds_full": rounds,
+        "categorised_rate_per_s": round(cat_rate, 1),
+        "free_text_rate_per_s": round(free_rate, 1),
+        "ratio_free_to_categorised": round(ratio, 3),
+        "target_ratio": FREE_TEXT_TARGET_RATIO,
+        "met": bool(ratio >= FREE_TEXT_TARGET_RATIO),
+        "free_text_outcomes": {
+            "routed": dispatched + triaged,
+            "auto_dispatched": dispatched,
+            "triaged": triaged,
+            "auto_dispatch_share": round(dispatched / (dispatched + triaged), 4)
+            if dispatched + triaged
+            else None,
+            "triage_share": round(triaged / (dispatched + triaged), 4) if dispatched + triaged else None,
+            "triage_reasons": dict(reasons.most_common()),
+            "category_sources_of_dispatched": dict(sources.most_common()),
+            "read_by_model": sum(r["read_by_model"] for r in free_rounds),
+        },
+    }
+
+
+async def latency_phase(run: Run, kind: str, tag: str) -> dict[str, Any]:
     args, target, watcher, conn, conns = run.args, run.target, run.watcher, run.conn, run.conns
     metrics_client, report_url, run_id = run.metrics_client, run.report_url, run.run_id
-    prefix = f"bench-{run_id}-lat-"
-    log(f"latency: {args.rate}/s for {args.duration}s")
+    prefix = f"bench-{run_id}-{tag}"
+    log(f"latency: {args.rate}/s {KIND_LABELS[kind]} reports for {args.duration}s")
     m0 = await scrape(metrics_client, target.host, target.service_ports)
     db0 = await db_background(conn)
     s0 = watcher.snapshot()
-    st = await post_paced(conns, report_url, prefix, args.rate, args.duration)
+    st = await post_paced(conns, report_url, prefix, args.rate, args.duration, run.texts(kind))
     p, _ = await wait_dispatched(conn, prefix, st.accepted, args.dispatch_timeout, args.stall_timeout)
     s1 = watcher.snapshot()
     db1 = await db_background(conn)
     m1 = await scrape(metrics_client, target.host, target.service_ports)
-    lat = await latencies(conn, prefix)
+    # Free text: a triaged case is routed too (its latency ends at its case.triaged event).
+    lat = await latencies(conn, prefix, triaged_too=kind == FREE_TEXT)
+    routing = routing_summary(kind, p, await outcomes(conn, prefix))
     send_wall = st.last_done - st.first_send
     out = {
         "rate_per_s": args.rate,
@@ -1023,13 +1247,15 @@ async def latency_phase(run: Run) -> dict[str, Any]:
             "autovacuum_runs": db1.get("autovacuum_runs", 0) - db0.get("autovacuum_runs", 0),
             "autoanalyze_runs": db1.get("autoanalyze_runs", 0) - db0.get("autoanalyze_runs", 0),
         },
+        "latency_ends_at": "dispatched_at or case.triaged" if kind == FREE_TEXT else "dispatched_at",
         "worst_latency_per_second_ms": lat.per_second_max,
         "http_rtt_ms": {k: round(v, 2) for k, v in summarize(st.rtt_ms).items()},
         "schedule_lag_ms": {k: round(v, 2) for k, v in summarize(st.schedule_lag_ms).items()},
         "connection_wait_ms": {k: round(v, 2) for k, v in summarize(st.wait_ms).items()},
         "cpu": ProcWatcher.cpu(s0, s1),
-        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s1), p.dispatched),
+        "cpu_ms_per_case": cpu_ms_per_case(ProcWatcher.cpu(s0, s1), routing["routed"]),
         "batch_histograms": histogram_deltas(m0, m1),
+        **routing,
     }
     t = out["intake_to_dispatched_ms"]
     log(f"  intake→dispatched p50 {t.get('p50')} ms, p99 {t.get('p99')} ms, max {t.get('max')} ms")
@@ -1098,29 +1324,15 @@ def render(summary: dict[str, Any]) -> str:
         ]
         for name, h in tp["batch_histograms"].items():
             lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
+    cmp_ = r.get("free_text_comparison")
+    if cmp_:
+        lines += _render_comparison(cmp_)
     lat = r.get("latency")
     if lat:
-        lines += [
-            "",
-            f"Latency ({lat['rate_per_s']} reports/s for {lat['duration_s']} s, paced by absolute time)",
-            f"  accepted            {lat['accepted']}/{lat['sent']}  achieved {lat['achieved_rate_per_s']}/s  "
-            f"(HTTP errors {lat['http_errors']} {lat['http_error_kinds'] or ''})",
-            f"  dispatched          {lat['dispatched']}  (triaged {lat['triaged']}, not dispatched {lat['not_dispatched']})",
-            f"  intake→dispatched   {_fmt_lat(lat['intake_to_dispatched_ms'])}",
-            f"    created→published {_fmt_lat(lat['stage_created_to_published_ms'])}",
-            f"    published→disp.   {_fmt_lat(lat['stage_published_to_dispatched_ms'])}",
-            f"  worst per second    {' '.join(f'{v:.0f}' for v in lat['worst_latency_per_second_ms'])} ms",
-            f"  PostgreSQL meanwhile {lat['db_background']['checkpoints']} checkpoints, "
-            f"{lat['db_background']['autovacuum_runs']} autovacuums, "
-            f"{lat['db_background']['autoanalyze_runs']} autoanalyzes",
-            f"  HTTP round trip     {_fmt_lat(lat['http_rtt_ms'])}",
-            f"  send schedule lag   p99 {lat['schedule_lag_ms'].get('p99', float('nan')):.1f} ms, "
-            f"wait for a free connection p99 {lat['connection_wait_ms'].get('p99', float('nan')):.1f} ms",
-            f"  CPU                 {_fmt_cpu(lat['cpu'])}",
-            f"  CPU ms per case     {_fmt_ms(lat['cpu_ms_per_case'])}",
-        ]
-        for name, h in lat["batch_histograms"].items():
-            lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
+        lines += _render_latency(lat, "categorised reports")
+    lat_free = r.get("latency_free_text")
+    if lat_free:
+        lines += _render_latency(lat_free, "free-text reports, run after the categorised ones")
     if "dead_letters_during_run" in r:
         lines += ["", f"dead letters during the run: {r['dead_letters_during_run']}"]
     if summary.get("service_restarts"):
@@ -1132,8 +1344,84 @@ def render(summary: dict[str, Any]) -> str:
     if lat and lat["intake_to_dispatched_ms"].get("n"):
         p99 = lat["intake_to_dispatched_ms"]["p99"]
         lines.append(f"  p99 latency         {'MET' if p99 < 100 else 'NOT MET'} ({p99:.1f} ms)")
+    if cmp_:
+        lines.append(
+            f"  free text ≥ {cmp_['target_ratio']:.0%} of categorised rate (issue 7)  "
+            f"{'MET' if cmp_['met'] else 'NOT MET'} (ratio {cmp_['ratio_free_to_categorised']:.3f})"
+        )
     lines.append("=" * 78)
     return "\n".join(lines)
+
+
+def _render_comparison(c: dict[str, Any]) -> list[str]:
+    order = " → ".join(KIND_LABELS[k] for k in c["order"])
+    o = c["free_text_outcomes"]
+    d = c["free_text_descriptions"]
+    lines = [
+        "",
+        f"Free text vs categorised (same system, same run, {c['same_parameters']['cases']} reports "
+        f"and {c['same_parameters']['concurrency']} connections per round)",
+        f"  order               {order}  ({KIND_LABELS[c['ran_first']]} ran first)",
+        f"  free-text texts     {d['distinct_texts']} descriptions of split {d['split']!r} of {d['source']}, "
+        "cycled, with a unique suffix; no category_code, grid_code given",
+    ]
+    for i, rd in enumerate(c["rounds"], 1):
+        lines.append(
+            f"  round {i} {KIND_LABELS[rd['kind']]:<12} routing {rd['routing_rate_per_s']} cases/s  "
+            f"(dispatched {rd['dispatched']}, triaged {rd['triaged']}, not routed {rd['not_routed']}; "
+            f"intake {rd['intake_rate_per_s']}/s; dispatch CPU {rd['dispatch_cpu_ms_per_case']} ms/case, "
+            f"system {rd['system_cpu_ms_per_case']} ms/case)"
+        )
+    reasons = ", ".join(f"{k} {v}" for k, v in o["triage_reasons"].items()) or "none"
+    share = o["auto_dispatch_share"]
+    lines += [
+        f"  categorised rate    {c['categorised_rate_per_s']} cases/s (mean of its rounds)",
+        f"  free-text rate      {c['free_text_rate_per_s']} cases/s (mean of its rounds; dispatched or triaged)",
+        f"  ratio free/categ.   {c['ratio_free_to_categorised']:.3f}  (target ≥ {c['target_ratio']:.2f}: "
+        f"{'MET' if c['met'] else 'NOT MET'})",
+        f"  free-text outcomes  {o['auto_dispatched']} auto-dispatched ({share:.1%}), {o['triaged']} triaged "
+        f"({o['triage_share']:.1%}: {reasons}); read by the model {o['read_by_model']}/{o['routed']}"
+        if share is not None
+        else "  free-text outcomes  none routed",
+    ]
+    return lines
+
+
+def _render_latency(lat: dict[str, Any], what: str) -> list[str]:
+    free = lat.get("kind") == FREE_TEXT
+    lines = [
+        "",
+        f"Latency ({lat['rate_per_s']} reports/s for {lat['duration_s']} s, paced by absolute time; {what})",
+        f"  accepted            {lat['accepted']}/{lat['sent']}  achieved {lat['achieved_rate_per_s']}/s  "
+        f"(HTTP errors {lat['http_errors']} {lat['http_error_kinds'] or ''})",
+    ]
+    if free:
+        lines += [
+            f"  routed              {lat['routed']}  (auto-dispatched {lat['dispatched']}, triaged {lat['triaged']}, "
+            f"not routed {lat['not_routed']})",
+            f"  intake→routed       {_fmt_lat(lat['intake_to_dispatched_ms'])}",
+        ]
+    else:
+        lines += [
+            f"  dispatched          {lat['dispatched']}  (triaged {lat['triaged']}, not dispatched {lat['not_dispatched']})",
+            f"  intake→dispatched   {_fmt_lat(lat['intake_to_dispatched_ms'])}",
+        ]
+    lines += [
+        f"    created→published {_fmt_lat(lat['stage_created_to_published_ms'])}",
+        f"    published→{'routed  ' if free else 'disp.   '}{_fmt_lat(lat['stage_published_to_dispatched_ms'])}",
+        f"  worst per second    {' '.join(f'{v:.0f}' for v in lat['worst_latency_per_second_ms'])} ms",
+        f"  PostgreSQL meanwhile {lat['db_background']['checkpoints']} checkpoints, "
+        f"{lat['db_background']['autovacuum_runs']} autovacuums, "
+        f"{lat['db_background']['autoanalyze_runs']} autoanalyzes",
+        f"  HTTP round trip     {_fmt_lat(lat['http_rtt_ms'])}",
+        f"  send schedule lag   p99 {lat['schedule_lag_ms'].get('p99', float('nan')):.1f} ms, "
+        f"wait for a free connection p99 {lat['connection_wait_ms'].get('p99', float('nan')):.1f} ms",
+        f"  CPU                 {_fmt_cpu(lat['cpu'])}",
+        f"  CPU ms per case     {_fmt_ms(lat['cpu_ms_per_case'])}",
+    ]
+    for name, h in lat["batch_histograms"].items():
+        lines.append(f"  {name:<55} {int(h['batches'])} batches, {h['mean_ms_per_batch']} ms/batch")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1169,6 +1457,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="first wait up to this long for other processes to calm down (0: don't)",
     )
     g.add_argument("--quiet-threshold", type=float, default=20.0, help="%% of one core counted as quiet")
+    g.add_argument(
+        "--free-text",
+        choices=tuple(FREE_TEXT_ORDERS),
+        default="abba",
+        help="also measure free-text reports (no category_code) in the same run: the throughput "
+        "phase once per kind in this order (abba: categorised, free text, free text, categorised), "
+        "and the latency phase again with free text; off: categorised reports only (default: abba)",
+    )
+    g.add_argument(
+        "--free-text-split",
+        choices=("test", "train", "all"),
+        default="test",
+        help="which labelled reports of services/classify/data/reports.jsonl give the free-text "
+        "descriptions (test: held out from training; the default)",
+    )
     g = p.add_argument_group("bounds and output")
     g.add_argument("--dispatch-timeout", type=float, default=300.0, help="max wait for dispatch per phase")
     g.add_argument("--stall-timeout", type=float, default=60.0, help="give up if no progress for this long")
@@ -1273,8 +1576,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
         log(f"wrote {args.json}")
-    tp, lat = results.get("throughput"), results.get("latency")
-    failed = (tp and tp["not_dispatched"]) or (lat and lat["not_dispatched"])
+    # Correctness, not speed: a categorised case must be dispatched; a free-text one dispatched or triaged.
+    phases = [results.get("latency"), results.get("latency_free_text")]
+    phases += (results.get("free_text_comparison") or {}).get("rounds_full") or [results.get("throughput")]
+    failed = any(
+        ph and (ph["not_routed"] if ph.get("kind") == FREE_TEXT else ph["not_dispatched"]) for ph in phases
+    )
     return 1 if failed else 0
 
 

@@ -5,10 +5,13 @@ Loaded once per process; the classifier reloads itself when its file changes."""
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 
+import asyncpg
+
 from schemas.api import URGENCY_RANK
-from services.classify.model import Decision, classify
+from services.classify.model import Decision, classify, classify_many
 from services.classify.urgency import detect_urgency
 from services.geo.addresses import AddressIndex
 from services.reference.catalog import Catalog
@@ -34,6 +37,19 @@ def _address_index(area_names: tuple[str, ...]) -> AddressIndex:
     return AddressIndex(load_yaml("demo_addresses.yaml"), area_names=area_names)
 
 
+async def read_texts(conn: asyncpg.Connection, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+    """The model's reading of the reports among ``case_ids`` that name no category, in one pass."""
+    if not case_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT id, description FROM cases WHERE id = ANY($1::uuid[]) AND status = 'reported' "
+        "AND category_code IS NULL AND description <> ''",
+        case_ids,
+    )
+    rows = [r for r in rows if r["description"].strip()]
+    return dict(zip((r["id"] for r in rows), classify_many([r["description"] for r in rows]), strict=True))
+
+
 def read_report(
     catalog: Catalog,
     *,
@@ -43,11 +59,15 @@ def read_report(
     has_point: bool,
     address: str | None,
     urgency: str,
+    model: Decision | None = None,
 ) -> Reading:
-    model: Decision | None = None
+    """``model``: the text already read (with the rest of its batch); else it is read here."""
     predicted: str | None = None
-    if not category_code and description.strip():
+    if category_code:
+        model = None
+    elif model is None and description.strip():
         model = classify(description)
+    if model is not None:
         predicted = model.code if model.auto else None
     grid: str | None = None
     matched: str | None = None

@@ -18,6 +18,7 @@ from schemas.identity import Actor
 from schemas.states import Action, CaseStatus
 from schemas.triage import TRIAGE_LABELS, TriageReason
 from services.casework.repository import set_assists
+from services.classify.model import Decision
 from services.ledger.service import apply_action, lock_case
 from services.reference.catalog import Catalog
 
@@ -25,7 +26,7 @@ ACTOR = Actor.system("dispatch", "自动派遣")
 
 
 async def route_reported_case(
-    conn: asyncpg.Connection, catalog: Catalog, case_id: uuid.UUID
+    conn: asyncpg.Connection, catalog: Catalog, case_id: uuid.UUID, *, model: Decision | None = None
 ) -> EventEnvelope | None:
     """Dispatch or triage the case if it is still ``reported``; None if there was nothing to do.
 
@@ -44,6 +45,7 @@ async def route_reported_case(
         has_point=row["lat"] is not None,
         address=row["address"],
         urgency=row["urgency"],
+        model=model,
     )
     decision = route(
         catalog,

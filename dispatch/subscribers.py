@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
+from dispatch.reading import read_texts
 from dispatch.service import route_reported_case
 from schemas.events import EventEnvelope, EventType
-from services.messaging.consumer import Handler
+from services.classify.model import Decision
+from services.messaging.consumer import HandlerTable
 from services.reference.catalog import CatalogCache
 
 
-def handlers(catalogs: CatalogCache) -> Mapping[str, Handler]:
-    async def on_reported(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        await route_reported_case(conn, await catalogs.get(), event.case_id)
+def handlers(catalogs: CatalogCache) -> HandlerTable:
+    # The model's reading of this batch's free-text reports, made in one pass before they are routed.
+    readings: dict[uuid.UUID, Decision] = {}
 
-    return {EventType.REPORTED: on_reported}
+    async def prepare(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        readings.clear()
+        readings.update(await read_texts(conn, [e.case_id for e in events if e.type == EventType.REPORTED]))
+
+    async def on_reported(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        await route_reported_case(
+            conn, await catalogs.get(), event.case_id, model=readings.pop(event.case_id, None)
+        )
+
+    return HandlerTable({EventType.REPORTED: on_reported}, prepare=prepare)

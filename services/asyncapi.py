@@ -13,6 +13,7 @@ from faststream.specification import AsyncAPI
 
 from dispatch.subscribers import handlers as dispatch_handlers
 from escalation.subscribers import handlers as escalation_handlers
+from notify.subscribers import TRIGGERS as NOTIFY_TRIGGERS
 from schemas.events import EventEnvelope
 from schemas.topics import CASE_EVENTS, DEAD_LETTERS
 from services.messaging.broker import make_broker
@@ -23,11 +24,10 @@ from services.settings import BrokerSettings
 def build() -> FastStream:
     settings = BrokerSettings(database_url="postgresql://docs", kafka_bootstrap="kafka:9092")
     broker = make_broker(settings, client_id="gridcase-docs")
-    notify_types = ("case.dispatched", "case.escalated", "case.overdue", "case.triaged")
     consumers: dict[str, dict[str, Any]] = {
-        "dispatch": dict(dispatch_handlers(cast(Any, None))),
+        "dispatch": dict(dispatch_handlers(cast(Any, None)).handlers),
         "escalation": dict(escalation_handlers()),
-        "notify": dict.fromkeys(notify_types, None),
+        "notify": dict.fromkeys(NOTIFY_TRIGGERS, None),
     }
     for name, table in consumers.items():
         IdempotentConsumer(name=name, pool=cast(Any, None), handlers=table, settings=settings).subscribe(

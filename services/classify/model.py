@@ -352,16 +352,30 @@ def classify(
     text: str, artifact: Artifact | None = None, threshold_override: float | None = None
 ) -> Decision:
     """Auto-dispatch above the threshold, else triage with the top-3 suggestions."""
+    return classify_many([text], artifact, threshold_override)[0]
+
+
+def classify_many(
+    texts: Sequence[str], artifact: Artifact | None = None, threshold_override: float | None = None
+) -> list[Decision]:
+    """``classify`` for many texts at once: one pass through the pipeline costs about a tenth per
+    text of one call each (the consumer classifies a batch's reports together)."""
+    if not texts:
+        return []
     art = artifact or load()
     limit = threshold_override if threshold_override is not None else threshold(art)
-    suggestions = predict(text, 3, art)
-    code, conf = suggestions[0]
-    auto = conf >= limit
-    return Decision(
-        auto=auto,
-        code=code if auto else None,
-        confidence=conf,
-        suggestions=suggestions,
-        threshold=limit,
-        model_version=art.version,
-    )
+    out = []
+    for suggestions in rank_many(texts, art, 3):
+        code, conf = suggestions[0]
+        auto = conf >= limit
+        out.append(
+            Decision(
+                auto=auto,
+                code=code if auto else None,
+                confidence=conf,
+                suggestions=suggestions,
+                threshold=limit,
+                model_version=art.version,
+            )
+        )
+    return out

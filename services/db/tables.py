@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Double,
@@ -106,6 +107,16 @@ responsibility_rules = Table(
     Column("updated_by", Text, nullable=True),
     Column("updated_at", TS, nullable=False, server_default=func.now()),
     UniqueConstraint("category_code", "area_code", name="uq_responsibility_rules_category_area"),
+)
+
+# One counter, bumped by a statement trigger on every change to the four tables above (migration
+# 0007): services poll this row and reload their catalog only when it moved.
+reference_version = Table(
+    "reference_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False, server_default="1"),
+    CheckConstraint("id = 1", name="one_row"),
 )
 
 # --- the ledger -------------------------------------------------------------------------------

@@ -114,24 +114,37 @@ class Catalog:
 
 
 class CatalogCache:
-    """A Catalog refreshed at most every ``ttl_s`` seconds."""
+    """The Catalog, checked every ``ttl_s`` seconds and reloaded only when the reference data changed.
+
+    Building it costs (a spatial index over every grid, the matrix); checking costs one row: a
+    statement trigger on the reference tables bumps ``reference_version`` (migration 0007).
+    """
 
     def __init__(self, pool: asyncpg.Pool, ttl_s: float = 5.0) -> None:
         self.pool = pool
         self.ttl_s = ttl_s
         self._catalog: Catalog | None = None
-        self._loaded_at = 0.0
+        self._version: int | None = None
+        self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        self.loads = 0  # how many times it was built (tests and metrics read it)
 
     def invalidate(self) -> None:
-        """After this process changed reference data: the next read loads it (others wait out the TTL)."""
-        self._loaded_at = 0.0
+        """After this process changed reference data: the next read checks at once."""
+        self._checked_at = 0.0
 
     async def get(self) -> Catalog:
-        if self._catalog is not None and time.monotonic() - self._loaded_at < self.ttl_s:
+        if self._catalog is not None and time.monotonic() - self._checked_at < self.ttl_s:
             return self._catalog
         async with self._lock:
-            if self._catalog is None or time.monotonic() - self._loaded_at >= self.ttl_s:
-                self._catalog = await Catalog.load(self.pool)
-                self._loaded_at = time.monotonic()
+            if self._catalog is None or time.monotonic() - self._checked_at >= self.ttl_s:
+                version = await self.pool.fetchval("SELECT version FROM reference_version WHERE id = 1")
+                if self._catalog is None or version != self._version:
+                    async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+                        # The version and the data from one snapshot: a change in between is seen next time.
+                        version = await conn.fetchval("SELECT version FROM reference_version WHERE id = 1")
+                        self._catalog = await Catalog.load(conn)
+                    self._version = version
+                    self.loads += 1
+                self._checked_at = time.monotonic()
         return self._catalog

@@ -28,7 +28,7 @@ from services.identity.dependencies import require
 from services.identity.middleware import Authentication
 from services.identity.verifier import TokenVerifier
 from services.messaging.broker import make_broker
-from services.messaging.consumer import Handler, IdempotentConsumer
+from services.messaging.consumer import Handler, HandlerTable, IdempotentConsumer
 from services.messaging.topics import ensure_topics
 from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
@@ -71,7 +71,7 @@ def add_ops_routes(app: FastAPI, *, name: str, check: Callable[[], Awaitable[Non
 def consumer_service(
     *,
     name: str,
-    handlers: Callable[[ServiceContext], Mapping[str, Handler]],
+    handlers: Callable[[ServiceContext], Mapping[str, Handler] | HandlerTable],
     workers: Sequence[Worker] = (),
     settings: Settings | None = None,
 ) -> FastAPI:

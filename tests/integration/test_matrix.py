@@ -210,3 +210,13 @@ async def test_a_third_department_is_a_bounce(api: httpx.AsyncClient, db: asyncp
     assert row["bounce_reason"] == "third_department" and row["coordinator_department_code"] == "CG-SZ"
     assert list(row["departments_tried"]) == ["CG-SZ", "ZJ", "ZJ-WY"]
     assert "CG-SZ" in row["assist_department_codes"]
+
+
+async def test_the_catalog_is_rebuilt_only_when_reference_data_changes(db: asyncpg.Pool) -> None:
+    from services.reference.catalog import CatalogCache
+
+    cache = CatalogCache(db, ttl_s=0)  # check on every read
+    first = await cache.get()
+    assert await cache.get() is first and cache.loads == 1
+    await db.execute("UPDATE categories SET handle_limit = handle_limit WHERE code = '0101'")
+    assert await cache.get() is not first and cache.loads == 2
