@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from intake.views import router
+from intake.routes import SELF_AUTHENTICATED, UPLOADS, router
+from schemas.workflow import MAX_PHOTOS
 from services.db.pool import create_pool
 from services.http.errors import install_error_handlers
 from services.http.guards import install_request_guards
@@ -39,7 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.
     app = FastAPIOffline(title="Gridcase intake", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    install_request_guards(app, max_body_bytes=s.max_body_bytes)
+    install_request_guards(
+        app,
+        max_body_bytes=s.max_body_bytes,
+        multipart_prefixes=UPLOADS,
+        exempt_prefixes=SELF_AUTHENTICATED,
+        upload_max_bytes=MAX_PHOTOS * s.photo_max_bytes + 64 * 1024,
+    )
     app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
     app.include_router(router)
 

@@ -1,6 +1,15 @@
-"""Intake: store what a channel sent, parse it, and open a case (or find the one already opened)."""
+"""Intake's transactional core, shared by every channel: keep what arrived (raw, before parsing), open a
+case (or find the one this channel's key already opened), record each request's outcome.
+
+Channels (the JSON API, WeChat, the hotline feed, Open311, the grid app) parse their own protocol and
+call these; none of them writes to the ledger any other way.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from prometheus_client import Counter
@@ -8,26 +17,90 @@ from prometheus_client import Counter
 from schemas.access import REPORT_CHANNELS
 from schemas.api import CHANNEL_LABELS, Channel, ReportIn
 from schemas.events import Point, ReportedPayload
-from schemas.identity import ROLE_LABELS, Principal, Role
+from schemas.identity import ROLE_LABELS, Actor, Principal, Role
 from services.geo.coords import to_wgs84
 from services.ledger.service import CreatedCase, NewCase, create_case
 
 REPORTS = Counter("gridcase_reports_total", "Reports taken in", ["channel", "outcome"])
 
+# The request headers kept with a raw request: what explains it later, never a credential.
+KEPT_HEADERS = (
+    "content-type",
+    "content-length",
+    "user-agent",
+    "x-forwarded-for",
+    "x-request-id",
+    "x-gridcase-timestamp",
+    "x-gridcase-feed",
+)
 
-async def store_raw(
-    pool: asyncpg.Pool, *, body: bytes, content_type: str | None, channel: str | None, submitted_by: str
-) -> int:
+
+class Outcome:
+    """What became of a raw request (``raw_inbound.outcome``)."""
+
+    RECEIVED = "received"  # stored, not (yet) handled: a crash in between leaves this
+    ACCEPTED = "accepted"  # a case was opened
+    DUPLICATE = "duplicate"  # the channel's key was seen before: the same case is answered
+    SUPPLEMENTED = "supplemented"  # added to a case already open (a resident's later message)
+    REPLIED = "replied"  # answered without a case (a status query, a subscription)
+    REJECTED = "rejected"  # refused for what it is (the error says why): replaying won't help
+    FAILED = "failed"  # our fault (the error says what): `gridcase intake replay` runs it again
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    body: bytes
+    channel: str | None
+    content_type: str | None = None
+    submitted_by: str | None = None  # the identity or verified feed that sent it, when known
+    headers: Mapping[str, str] | None = None
+    path: str | None = None
+    remote_addr: str | None = None
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: headers[k][:300] for k in KEPT_HEADERS if k in headers}
+
+
+async def store_raw(pool: asyncpg.Pool | asyncpg.Connection, raw: RawRequest) -> int:
     """Committed before parsing: whatever arrives is kept, even if it turns out to be garbage."""
     raw_id: int = await pool.fetchval(
-        "INSERT INTO raw_inbound (channel, content_type, body, submitted_by) VALUES ($1, $2, $3, $4) "
-        "RETURNING id",
-        channel,
-        content_type,
-        body,
-        submitted_by,
+        "INSERT INTO raw_inbound (channel, content_type, body, submitted_by, headers, path, remote_addr) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        (raw.channel or "")[:32] or None,
+        (raw.content_type or "")[:200] or None,
+        raw.body,
+        raw.submitted_by,
+        dict(raw.headers) if raw.headers is not None else None,
+        (raw.path or "")[:300] or None,
+        raw.remote_addr,
     )
     return raw_id
+
+
+async def record_outcome(
+    db: asyncpg.Pool | asyncpg.Connection,
+    raw_id: int,
+    outcome: str,
+    *,
+    case_id: Any = None,
+    error: dict[str, Any] | None = None,
+    channel: str | None = None,
+) -> None:
+    await db.execute(
+        "UPDATE raw_inbound SET outcome = $2, case_id = COALESCE($3, case_id), error = $4, "
+        "channel = COALESCE($5, channel) WHERE id = $1",
+        raw_id,
+        outcome,
+        case_id,
+        error,
+        channel,
+    )
+    REPORTS.labels(channel or "unknown", outcome).inc()
+
+
+async def mark_rejected(pool: asyncpg.Pool, *, raw_id: int, error: dict[str, object]) -> None:
+    await record_outcome(pool, raw_id, Outcome.REJECTED, error=dict(error))
 
 
 def check_channel(principal: Principal, channel: Channel) -> str | None:
@@ -45,18 +118,44 @@ def check_channel(principal: Principal, channel: Channel) -> str | None:
     return f"“{ROLE_LABELS[principal.role]}”只能以以下渠道上报：{names}"
 
 
-async def mark_rejected(pool: asyncpg.Pool, *, raw_id: int, error: dict[str, object]) -> None:
-    await pool.execute("UPDATE raw_inbound SET outcome = 'rejected', error = $2 WHERE id = $1", raw_id, error)
+def reported_payload(new: NewCase) -> dict[str, Any]:
+    return ReportedPayload(
+        channel=new.channel,
+        external_id=new.external_id,
+        category_code=new.category_code,
+        grid_code=new.grid_code,
+        location=Point(lat=new.lat, lon=new.lon) if new.lat is not None and new.lon is not None else None,
+        urgency=new.urgency,
+    ).model_dump(mode="json")
 
 
-async def open_case(
-    pool: asyncpg.Pool, *, raw_id: int, report: ReportIn, principal: Principal
-) -> CreatedCase:
+async def take_in_with(conn: asyncpg.Connection, *, raw_id: int, new: NewCase, actor: Actor) -> CreatedCase:
+    """Inside the caller's transaction: open the case (or find it by the channel's key) and record the
+    raw request's outcome with it. Channels that write more in the same transaction (a WeChat session,
+    a message key) call this; the rest call :func:`take_in`."""
+    created = await create_case(conn, case=new, actor=actor, payload=reported_payload(new))
+    await record_outcome(
+        conn,
+        raw_id,
+        Outcome.ACCEPTED if created.created else Outcome.DUPLICATE,
+        case_id=created.case_id,
+        channel=new.channel,
+    )
+    return created
+
+
+async def take_in(pool: asyncpg.Pool, *, raw_id: int, new: NewCase, actor: Actor) -> CreatedCase:
+    async with pool.acquire() as conn, conn.transaction():
+        return await take_in_with(conn, raw_id=raw_id, new=new, actor=actor)
+
+
+def new_case_from(report: ReportIn, principal: Principal) -> NewCase:
+    """The JSON report as a case: the point in WGS-84 whatever datum it came in."""
     lat = lon = None
     if report.location is not None:
         lon, lat = to_wgs84(report.location.lon, report.location.lat, report.location.crs)
     reporter = report.reporter
-    new = NewCase(
+    return NewCase(
         channel=report.channel.value,
         description=report.description,
         external_id=report.external_id,
@@ -71,21 +170,9 @@ async def open_case(
         reporter_id_number=reporter.id_number if reporter else None,
         submitted_by=principal.subject,
     )
-    payload = ReportedPayload(
-        channel=new.channel,
-        external_id=new.external_id,
-        category_code=new.category_code,
-        grid_code=new.grid_code,
-        location=Point(lat=lat, lon=lon) if lat is not None and lon is not None else None,
-        urgency=new.urgency,
-    ).model_dump(mode="json")
-    async with pool.acquire() as conn, conn.transaction():
-        created = await create_case(conn, case=new, actor=principal.actor, payload=payload)
-        await conn.execute(
-            "UPDATE raw_inbound SET outcome = $2, case_id = $3 WHERE id = $1",
-            raw_id,
-            "accepted" if created.created else "duplicate",
-            created.case_id,
-        )
-    REPORTS.labels(new.channel, "accepted" if created.created else "duplicate").inc()
-    return created
+
+
+async def open_case(
+    pool: asyncpg.Pool, *, raw_id: int, report: ReportIn, principal: Principal
+) -> CreatedCase:
+    return await take_in(pool, raw_id=raw_id, new=new_case_from(report, principal), actor=principal.actor)

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from intake.service import REPORTS, check_channel, mark_rejected, open_case, store_raw
+from intake.service import (
+    RawRequest,
+    check_channel,
+    kept_headers,
+    mark_rejected,
+    open_case,
+    store_raw,
+)
 from schemas.access import Permission
 from schemas.api import ReportAccepted, ReportIn
 from schemas.identity import Principal
@@ -42,20 +49,23 @@ async def post_report(
         decoded = None
     raw_id = await store_raw(
         pool,
-        body=body,
-        content_type=request.headers.get("content-type"),
-        channel=channel_hint,
-        submitted_by=principal.subject,
+        RawRequest(
+            body=body,
+            channel=channel_hint,
+            content_type=request.headers.get("content-type"),
+            submitted_by=principal.subject,
+            headers=kept_headers(request.headers),
+            path=request.url.path,
+            remote_addr=request.client.host if request.client else None,
+        ),
     )
     if decoded is None:
-        REPORTS.labels("unknown", "rejected").inc()
         await mark_rejected(pool, raw_id=raw_id, error={"error": "invalid_json"})
         return error_response(400, "invalid_json", "请求体不是合法的JSON", details={"raw_id": raw_id})
     try:
         report = ReportIn.model_validate(decoded)
     except ValidationError as exc:
         fields = field_errors(list(exc.errors()))
-        REPORTS.labels(channel_hint or "unknown", "rejected").inc()
         await mark_rejected(pool, raw_id=raw_id, error={"fields": [f.model_dump() for f in fields]})
         return error_response(
             422, "validation_error", "上报内容有误，请检查以下字段", fields=fields, details={"raw_id": raw_id}

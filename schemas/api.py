@@ -48,7 +48,7 @@ class Location(BaseModel):
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"  # GPS, Chinese web maps and WeChat, Baidu
 
 
 class Reporter(BaseModel):

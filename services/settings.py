@@ -56,12 +56,42 @@ class Settings(BaseSettings):
     login_lock_after: int = 10  # wrong passwords in a row that lock the account
     login_lock_minutes: float = 15.0
 
+    # Channels (issue 8). WeChat official account: the token and EncodingAESKey set in its console.
+    wechat_token: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None  # 43 characters; with it, safe mode (encrypt_type=aes) works
+    wechat_appid: str | None = None
+    wechat_session_minutes: float = Field(default=10.0, gt=0)  # one resident's messages make one case
+    # 12345 hotline feeds: HMAC-SHA256 secrets. One (`hotline_secret`) or several, `name=secret,name=secret`.
+    hotline_secret: SecretStr | None = None
+    hotline_secrets: SecretStr | None = None
+    signature_window_s: int = Field(default=300, ge=30)  # signed requests' timestamps: ± this many seconds
+    open311_public: bool = False  # GET requests without an api_key (no personal data is ever shown)
+    # A new report of the same category this close, this recent, to an open case: a likely duplicate.
+    duplicate_radius_m: float = Field(default=100.0, ge=0)
+    duplicate_window_hours: float = Field(default=24.0, ge=0)
+    raw_retention_days: float = Field(default=180.0, gt=0)  # raw requests hold personal data: then deleted
+    # Per-source rate limits (per process): feeds and accounts, each resident, each remote address.
+    rate_source_per_s: float = Field(default=300.0, gt=0)
+    rate_source_burst: float = Field(default=600.0, ge=1)
+    rate_resident_per_min: float = Field(default=20.0, gt=0)
+    rate_address_per_s: float = Field(default=200.0, gt=0)
+
     @property
     def media_path(self) -> str:
         return self.media_dir or f"{self.home}/media"
 
     @field_validator(
-        "database_url", "kafka_bootstrap", "intake_url", "notify_webhook_url", "admin_password", mode="before"
+        "database_url",
+        "kafka_bootstrap",
+        "intake_url",
+        "notify_webhook_url",
+        "admin_password",
+        "wechat_token",
+        "wechat_aes_key",
+        "wechat_appid",
+        "hotline_secret",
+        "hotline_secrets",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:

@@ -13,13 +13,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi_offline import FastAPIOffline
 
-from intake.views import router as intake_router
+from intake.routes import PREFIXES as INTAKE_PREFIXES
+from intake.routes import SELF_AUTHENTICATED, UPLOADS
+from intake.routes import router as intake_router
 from schemas.access import Permission
 from schemas.identity import Principal
 from schemas.workflow import MAX_PHOTOS
 from services.console.counters import CounterCompactor
+from services.console.proxy import add_intake_proxy
 from services.console.stream import CaseEventFeed
-from services.console.views import proxy_router, router
+from services.console.views import router
 from services.db.pool import create_pool
 from services.http.errors import NotFound, install_error_handlers
 from services.http.guards import install_request_guards
@@ -77,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_request_guards(
         app,
         max_body_bytes=s.max_body_bytes,
-        multipart_prefixes=("/api/v1/photos",),
+        multipart_prefixes=("/api/v1/photos", *UPLOADS),
+        exempt_prefixes=SELF_AUTHENTICATED,
         upload_max_bytes=MAX_PHOTOS * s.photo_max_bytes + 64 * 1024,  # nine photos and the form around them
     )
     # Outermost: nothing below runs for a request without a valid identity (public paths aside).
@@ -85,9 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(router)
     app.include_router(matrix_router)
-    # The public port takes reports too. With no separate intake service named, the console runs the
-    # intake code in-process (same transaction path, no extra HTTP hop); otherwise it forwards.
-    app.include_router(proxy_router if s.intake_url else intake_router)
+    # The public port takes reports and channel callbacks too. With no separate intake service named,
+    # the console runs the intake code in-process (same transaction path, no extra HTTP hop);
+    # otherwise it forwards intake's prefixes there unchanged.
+    if s.intake_url:
+        add_intake_proxy(app, INTAKE_PREFIXES)
+    else:
+        app.include_router(intake_router)
 
     def page(name: str) -> FileResponse:
         return FileResponse(str(STATIC / name), media_type=_MEDIA_TYPES[".html"], headers=_NO_STORE)

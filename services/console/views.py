@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -23,7 +22,7 @@ from services.casework import photos
 from services.console import listing, queries
 from services.console.access import case_facts, check_case
 from services.console.commands import act
-from services.http.errors import Invalid, NotFound, error_response
+from services.http.errors import Invalid, NotFound
 from services.identity.dependencies import require
 from services.messaging.deadletter import list_dead_letters, replay_dead_letter
 from services.sla.timelimits import BadTimeLimit, TimeLimit
@@ -346,27 +345,3 @@ async def stream(
 
 
 # Mounted instead of intake's own router when GRIDCASE_INTAKE_URL names a separate intake service.
-proxy_router = APIRouter(prefix="/api/v1", tags=["intake"])
-
-
-@proxy_router.post("/reports", status_code=202, summary="上报案件（转发至受理服务）")
-async def forward_report(
-    request: Request, _: Annotated[Principal, require(Permission.CASE_REPORT)]
-) -> Response:
-    """The public port forwards reports to the intake service, which owns them and checks the
-    caller's credentials again (forwarded unchanged)."""
-    client: httpx.AsyncClient | None = request.app.state.intake
-    if client is None:
-        return error_response(503, "intake_unavailable", "未配置受理服务地址（GRIDCASE_INTAKE_URL）")
-    headers = {"content-type": request.headers.get("content-type", "application/json")}
-    if "authorization" in request.headers:
-        headers["authorization"] = request.headers["authorization"]
-    if "cookie" in request.headers:
-        headers["cookie"] = request.headers["cookie"]
-        headers["x-csrf-token"] = request.headers.get("x-csrf-token", "")
-    try:
-        upstream = await client.post("/api/v1/reports", content=await request.body(), headers=headers)
-    except httpx.HTTPError:
-        return error_response(503, "intake_unavailable", "受理服务暂不可用，请稍后重试")
-    out = {k: v for k, v in upstream.headers.items() if k.lower() in ("location", "content-type")}
-    return Response(content=upstream.content, status_code=upstream.status_code, headers=out)

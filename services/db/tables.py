@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -130,10 +131,53 @@ raw_inbound = Table(
     Column("channel", Text, nullable=True),
     Column("content_type", Text, nullable=True),
     Column("body", LargeBinary, nullable=False),
-    Column("outcome", Text, nullable=False, server_default="received"),  # received|accepted|rejected
+    # received | accepted | duplicate (same key again) | supplemented (added to a case) | replied |
+    # rejected (its fault: the error says why) | failed (ours: replayable with `gridcase intake replay`)
+    Column("outcome", Text, nullable=False, server_default="received"),
     Column("error", JSONB, nullable=True),
     Column("case_id", UUID(as_uuid=True), nullable=True),
-    Column("submitted_by", Text, nullable=True),  # the signed-in identity that sent it
+    Column("submitted_by", Text, nullable=True),  # the signed-in identity (or verified feed) that sent it
+    Column("headers", JSONB, nullable=True),  # the ones that matter, secrets redacted
+    Column("path", Text, nullable=True),
+    Column("remote_addr", Text, nullable=True),
+    Column("replayed_at", TS, nullable=True),
+    Index("ix_raw_inbound_received_at", "received_at"),
+    Index("ix_raw_inbound_failed", "id", postgresql_where=text("outcome IN ('failed', 'received')")),
+)
+
+# A channel's message key (WeChat MsgId …): a retry finds its row and gets the same answer.
+channel_messages = Table(
+    "channel_messages",
+    metadata,
+    Column("channel", Text, nullable=False),
+    Column("message_key", Text, nullable=False),
+    Column("raw_id", BigInteger, nullable=True),
+    Column("case_id", UUID(as_uuid=True), nullable=True),
+    Column("reply", Text, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("channel", "message_key"),
+    Index("ix_channel_messages_created_at", "created_at"),
+)
+
+channel_nonces = Table(
+    "channel_nonces",
+    metadata,
+    Column("channel", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("seen_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("channel", "nonce"),
+)
+
+# One resident's messages within the window make one case.
+channel_sessions = Table(
+    "channel_sessions",
+    metadata,
+    Column("channel", Text, nullable=False),
+    Column("resident_ref", Text, nullable=False),
+    Column("case_id", UUID(as_uuid=True), nullable=False),
+    Column("opened_at", TS, nullable=False, server_default=func.now()),
+    Column("last_message_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("channel", "resident_ref"),
 )
 
 case_no_seq = Sequence("case_no_seq", metadata=metadata)
@@ -178,6 +222,9 @@ cases = Table(
     Column("coordinator_department_code", Text, nullable=True),
     Column("bounced_at", TS, nullable=True),
     Column("bounce_reason", Text, nullable=True),
+    Column("reporter_ref", Text, nullable=True),  # the resident as the channel knows them (openid)
+    Column("intake_details", JSONB, nullable=True),  # channel details without personal data
+    Column("likely_duplicate_of", UUID(as_uuid=True), nullable=True),  # 并案 candidate found at routing
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
     Column("last_seq", Integer, nullable=False, server_default="0"),
@@ -208,6 +255,12 @@ cases = Table(
     Index("ix_cases_grid_updated", "grid_code", "updated_at"),
     Index("ix_cases_duplicate_of", "duplicate_of", postgresql_where=text("duplicate_of IS NOT NULL")),
     Index("ix_cases_bounced", "bounced_at", postgresql_where=text("bounced_at IS NOT NULL")),
+    Index(
+        "ix_cases_reporter_ref",
+        "reporter_ref",
+        "created_at",
+        postgresql_where=text("reporter_ref IS NOT NULL"),
+    ),
 )
 
 # Cases per (status, grid, department, lead or assisting department): the console's counters sum
@@ -509,4 +562,32 @@ classifier_examples = Table(
     Column("suggested", Text, nullable=True),  # what the model had said first
     Column("created_by", Text, nullable=True),
     Column("created_at", TS, nullable=False, server_default=func.now()),
+)
+
+# What a channel sent that is kept by reference (a WeChat image's PicUrl and MediaId).
+case_attachments = Table(
+    "case_attachments",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("kind", Text, nullable=False),  # image | voice | video | file
+    Column("channel", Text, nullable=False),
+    Column("source_url", Text, nullable=True),
+    Column("media_id", Text, nullable=True),
+    Column("raw_id", BigInteger, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Index("ix_case_attachments_case", "case_id"),
+)
+
+# 零上报: a grid worker's daily "nothing to report" for a grid.
+grid_checkins = Table(
+    "grid_checkins",
+    metadata,
+    Column("grid_code", Text, ForeignKey("areas.code"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("worker", Text, nullable=False),
+    Column("worker_name", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("grid_code", "day", "worker"),
 )

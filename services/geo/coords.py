@@ -22,10 +22,18 @@ from typing import Final
 
 import coordTransform as _ct
 
-__all__ = ["SUPPORTED_CRS", "gcj02_to_wgs84", "out_of_china", "to_wgs84", "wgs84_to_gcj02"]
+__all__ = [
+    "SUPPORTED_CRS",
+    "bd09_to_wgs84",
+    "gcj02_to_wgs84",
+    "out_of_china",
+    "to_wgs84",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
 
 #: Names accepted by ``to_wgs84`` (matched case-insensitively).
-SUPPORTED_CRS: Final = ("wgs84", "gcj02")
+SUPPORTED_CRS: Final = ("wgs84", "gcj02", "bd09")
 
 # Stop when the forward image of the estimate is this close to the GCJ-02 input
 # (degrees, about 1e-5 m), or after this many steps. The shift changes by only
@@ -82,8 +90,22 @@ def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
     return w_lon, w_lat
 
 
+def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
+    """Baidu's BD-09 is GCJ-02 with a second shift: undo that (the package's inverse, within a
+    decimetre), then GCJ-02 by iteration."""
+    lon, lat = _check_lonlat(lon, lat)
+    g_lon, g_lat = _ct.bd09_to_gcj02(lon, lat)
+    return gcj02_to_wgs84(g_lon, g_lat)
+
+
+def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    b_lon, b_lat = _ct.gcj02_to_bd09(g_lon, g_lat)
+    return float(b_lon), float(b_lat)
+
+
 def to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    """Normalise a point reported in ``crs`` ("wgs84" or "gcj02") to WGS-84.
+    """Normalise a point reported in ``crs`` ("wgs84", "gcj02" or "bd09") to WGS-84.
 
     ``crs`` is matched case-insensitively; anything else raises ValueError, as do
     non-finite or out-of-range coordinates.
@@ -93,4 +115,6 @@ def to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
         return _check_lonlat(lon, lat)
     if key == "gcj02":
         return gcj02_to_wgs84(lon, lat)
+    if key == "bd09":
+        return bd09_to_wgs84(lon, lat)
     raise ValueError(f"unsupported crs {crs!r}; expected one of {', '.join(SUPPORTED_CRS)}")

@@ -37,8 +37,9 @@ PUBLIC_PATHS = frozenset(
         "/api/v1/auth/session",
     }
 )
-# Channel callbacks carry their own signatures (WeChat, the hotline).
-PUBLIC_PREFIXES = ("/channels/",)
+# Channel callbacks carry their own signatures (WeChat, the hotline); Open311 its api_key (or is
+# public for reading, GRIDCASE_OPEN311_PUBLIC). Their routes check those themselves.
+PUBLIC_PREFIXES = ("/channels/", "/open311/")
 
 
 def is_public(path: str) -> bool:

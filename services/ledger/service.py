@@ -36,6 +36,12 @@ UPDATABLE = frozenset(
         "assist_department_codes",
         "duplicate_of",
         "category_source",
+        "likely_duplicate_of",
+        "description",
+        "lat",
+        "lon",
+        "address",
+        "intake_details",
         "handler_level",
         "handler_area_codes",
         "sign_limit",
@@ -72,6 +78,8 @@ class NewCase:
     reporter_phone: str | None = None
     reporter_id_number: str | None = None
     submitted_by: str | None = None  # the identity that submitted it (a feed reads back its own cases)
+    reporter_ref: str | None = None  # the resident as the channel knows them (WeChat openid)
+    intake_details: dict[str, Any] | None = None  # channel details without personal data
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +92,11 @@ class CreatedCase:
 _INSERT_CASE = """
 INSERT INTO cases (id, case_no, channel, external_id, status, description, category_code, grid_code,
                    urgency, lat, lon, address, reporter_name, reporter_phone, reporter_id_number,
-                   submitted_by, last_seq, created_at, updated_at)
+                   submitted_by, reporter_ref, intake_details, last_seq, created_at, updated_at)
 VALUES ($1,
         to_char(clock_timestamp() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
             || lpad((nextval('case_no_seq') % 1000000)::text, 6, '0'),
-        $2, $3, 'reported', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1,
+        $2, $3, 'reported', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1,
         clock_timestamp(), clock_timestamp())
 ON CONFLICT (channel, external_id) DO NOTHING
 RETURNING id, case_no, created_at
@@ -122,6 +130,8 @@ async def create_case(
         case.reporter_phone,
         case.reporter_id_number,
         case.submitted_by,
+        case.reporter_ref,
+        case.intake_details,
     )
     if row is None:
         existing = await conn.fetchrow(

@@ -63,7 +63,7 @@ async def test_same_external_id_from_another_channel_is_another_case(api: httpx.
         ({"channel": "fax"}, "channel", 422),
         ({"description": ""}, "description", 422),
         ({"location": {"lat": 95, "lon": 120.1}}, "location.lat", 422),
-        ({"location": {"lat": 30.2, "lon": 120.1, "crs": "bd09"}}, "location.crs", 422),
+        ({"location": {"lat": 30.2, "lon": 120.1, "crs": "baidu"}}, "location.crs", 422),
         ({"grid_code": "123"}, "grid_code", 422),
         ({"reporter": {"name": "李四", "phone": "not-a-phone"}}, "reporter.phone", 422),
         ({"urgency": "asap"}, "urgency", 422),

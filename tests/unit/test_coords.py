@@ -115,7 +115,7 @@ def test_to_wgs84_crs_is_case_insensitive() -> None:
     assert to_wgs84(120.15, 30.27, "WGS84") == (120.15, 30.27)
 
 
-@pytest.mark.parametrize("crs", ["bd09", "", "epsg:4326", "gcj-02", "wgs"])
+@pytest.mark.parametrize("crs", ["bd-09", "", "epsg:4326", "gcj-02", "wgs"])
 def test_to_wgs84_bad_crs_raises(crs: str) -> None:
     with pytest.raises(ValueError, match="crs"):
         to_wgs84(120.15, 30.27, crs)
@@ -132,3 +132,13 @@ def test_bad_coordinates_raise(lon: float, lat: float) -> None:
         gcj02_to_wgs84(lon, lat)
     with pytest.raises(ValueError):
         to_wgs84(lon, lat, "wgs84")
+
+
+def test_bd09_round_trip_within_a_decimetre() -> None:
+    from services.geo.coords import to_wgs84, wgs84_to_bd09
+
+    for lon, lat in ((120.15, 30.28), (116.397, 39.909), (113.26, 23.13)):
+        b_lon, b_lat = wgs84_to_bd09(lon, lat)
+        assert abs(b_lon - lon) > 1e-3  # Baidu's points really are elsewhere
+        back = to_wgs84(b_lon, b_lat, "bd09")
+        assert abs(back[0] - lon) < 1e-6 and abs(back[1] - lat) < 1e-6

@@ -1,0 +1,1 @@
+"""The WeChat official account (公众号) channel: the callback at /channels/wechat."""
