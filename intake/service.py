@@ -16,10 +16,10 @@ from prometheus_client import Counter
 
 from schemas.access import REPORT_CHANNELS
 from schemas.api import CHANNEL_LABELS, Channel, ReportIn
-from schemas.events import Point, ReportedPayload
+from schemas.events import SUPPLEMENT_LABELS, EventType, Point, ReportedPayload, SupplementedPayload
 from schemas.identity import ROLE_LABELS, Actor, Principal, Role
 from services.geo.coords import to_wgs84
-from services.ledger.service import CreatedCase, NewCase, create_case
+from services.ledger.service import CreatedCase, NewCase, create_case, lock_case, record_event
 
 REPORTS = Counter("gridcase_reports_total", "Reports taken in", ["channel", "outcome"])
 
@@ -176,3 +176,69 @@ async def open_case(
     pool: asyncpg.Pool, *, raw_id: int, report: ReportIn, principal: Principal
 ) -> CreatedCase:
     return await take_in(pool, raw_id=raw_id, new=new_case_from(report, principal), actor=principal.actor)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something a channel sent that is kept by reference (a WeChat image's PicUrl and MediaId)."""
+
+    kind: str  # image | voice | video | file
+    source_url: str | None = None
+    media_id: str | None = None
+
+
+async def supplement(
+    conn: asyncpg.Connection,
+    *,
+    case_id: Any,
+    raw_id: int,
+    channel: str,
+    actor: Actor,
+    text: str | None = None,
+    point: tuple[float, float] | None = None,
+    address: str | None = None,
+    attachment: Attachment | None = None,
+) -> None:
+    """Inside the caller's transaction: add a resident's later message to their case (a text is appended
+    to the description, a place fills the point and address, an attachment is kept by reference) and
+    record ``case.supplemented``; dispatch routes a case that waited in triage for what arrived."""
+    case = await lock_case(conn, case_id)
+    row = case.row
+    updates: dict[str, Any] = {}
+    kind = "text"
+    if text and text.strip():
+        updates["description"] = f"{row['description']}\n【补充】{text.strip()}"[:8000]
+    if point is not None:
+        kind = "location"
+        updates["lon"], updates["lat"] = point
+        if address and not row["address"]:
+            updates["address"] = address[:300]
+    attachment_id = None
+    if attachment is not None:
+        kind = attachment.kind
+        attachment_id = await conn.fetchval(
+            "INSERT INTO case_attachments (case_id, kind, channel, source_url, media_id, raw_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            case_id,
+            attachment.kind,
+            channel,
+            attachment.source_url,
+            attachment.media_id,
+            raw_id,
+        )
+    payload = SupplementedPayload(
+        kind=kind,
+        kind_label=SUPPLEMENT_LABELS.get(kind, "补充信息"),
+        location=Point(lon=point[0], lat=point[1]) if point is not None else None,
+        has_text="description" in updates,
+        attachment_id=attachment_id,
+    )
+    await record_event(
+        conn,
+        case=case,
+        event_type=EventType.SUPPLEMENTED,
+        actor=actor,
+        payload=payload.model_dump(mode="json"),
+        updates=updates,
+    )
+    await record_outcome(conn, raw_id, Outcome.SUPPLEMENTED, case_id=case_id, channel=channel)

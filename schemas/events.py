@@ -41,6 +41,7 @@ class EventType(StrEnum):
     SUSPENSION_APPROVED = "case.suspension_approved"
     SUSPENSION_REFUSED = "case.suspension_refused"
     ASSIST_REPORTED = "case.assist_reported"
+    SUPPLEMENTED = "case.supplemented"  # the resident added a text, a place or a photo (same case)
     HANDED_OVER = "case.handed_over"  # the grid or community can't: the lead department takes it
     BOUNCE_FLAGGED = "case.bounce_flagged"  # returned twice or a third department: raised, coordinated
     ORIGINAL_CLOSED = "case.original_closed"  # on a merged duplicate: its original was closed
@@ -99,6 +100,7 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.SUSPENSION_APPROVED: "批准挂起",
     EventType.SUSPENSION_REFUSED: "驳回挂起申请",
     EventType.ASSIST_REPORTED: "协办反馈",
+    EventType.SUPPLEMENTED: "群众补充信息",
     EventType.HANDED_OVER: "转交职能部门",
     EventType.BOUNCE_FLAGGED: "推诿预警",
     EventType.ORIGINAL_CLOSED: "原案件已结案",
@@ -163,6 +165,26 @@ class DispatchedPayload(BaseModel):
     handler_label: str | None = None
     matrix_rule: str | None = None  # the area whose rule decided, or 类别默认
     assist_departments: list[str] = Field(default_factory=list)
+
+
+class SupplementedPayload(BaseModel):
+    """A resident's later message within the window, added to their case (no personal data here)."""
+
+    kind: str  # text | location | image | voice | video | file
+    kind_label: str
+    location: Point | None = None  # WGS-84
+    has_text: bool = False
+    attachment_id: int | None = None
+
+
+SUPPLEMENT_LABELS = {
+    "text": "补充描述",
+    "location": "补充位置",
+    "image": "补充图片",
+    "voice": "补充语音",
+    "video": "补充视频",
+    "file": "补充文件",
+}
 
 
 class BounceFlaggedPayload(BaseModel):

@@ -15,6 +15,7 @@ class TriageReason(StrEnum):
     NEEDS_OPERATOR = "needs_operator"
     UNKNOWN_DEPARTMENT = "unknown_department"
     LOW_CONFIDENCE = "low_confidence"
+    LIKELY_DUPLICATE = "likely_duplicate"
 
 
 TRIAGE_LABELS: dict[TriageReason, str] = {
@@ -26,4 +27,16 @@ TRIAGE_LABELS: dict[TriageReason, str] = {
     TriageReason.NEEDS_OPERATOR: "“其他”类案件由指挥中心人工分拣",
     TriageReason.UNKNOWN_DEPARTMENT: "责任矩阵中的责任部门不存在，需人工派遣",
     TriageReason.LOW_CONFIDENCE: "未指定类别，系统识别把握不足，请参考推荐类别人工分类",
+    TriageReason.LIKELY_DUPLICATE: "疑似重复件：附近近期已有同类案件在办，请确认并案或分开办理",
 }
+
+# Reasons a resident's later message can lift: with a place or a clearer text dispatch tries again.
+REROUTABLE: frozenset[TriageReason] = frozenset(
+    {
+        TriageReason.NO_LOCATION,
+        TriageReason.OUTSIDE_GRIDS,
+        TriageReason.UNKNOWN_GRID,
+        TriageReason.NO_CATEGORY,
+        TriageReason.LOW_CONFIDENCE,
+    }
+)

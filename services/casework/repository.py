@@ -185,9 +185,13 @@ async def case_extras(conn: asyncpg.Connection, case_id: uuid.UUID) -> dict[str,
         case_id,
     )
     links = await conn.fetchrow(
-        "SELECT o.id AS original_id, o.case_no AS original_no FROM cases c LEFT JOIN cases o ON o.id = c.duplicate_of "
-        "WHERE c.id = $1",
+        "SELECT o.id AS original_id, o.case_no AS original_no, l.id AS likely_id, l.case_no AS likely_no, "
+        "c.intake_details FROM cases c LEFT JOIN cases o ON o.id = c.duplicate_of "
+        "LEFT JOIN cases l ON l.id = c.likely_duplicate_of WHERE c.id = $1",
         case_id,
+    )
+    attachments = await conn.fetch(
+        "SELECT id, kind, channel, created_at FROM case_attachments WHERE case_id = $1 ORDER BY id", case_id
     )
     duplicates = await conn.fetch(
         "SELECT id, case_no FROM cases WHERE duplicate_of = $1 ORDER BY created_at", case_id
@@ -200,4 +204,9 @@ async def case_extras(conn: asyncpg.Connection, case_id: uuid.UUID) -> dict[str,
         if links and links["original_id"]
         else None,
         "duplicates": [(r["id"], r["case_no"]) for r in duplicates],
+        "likely_duplicate_of": (links["likely_id"], links["likely_no"])
+        if links and links["likely_id"]
+        else None,
+        "intake_details": (links["intake_details"] if links else None) or {},
+        "attachments": attachments,
     }

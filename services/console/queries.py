@@ -38,6 +38,7 @@ _ACTOR_LABELS = {
     "system:escalation": "系统·督办升级",
     "system:notify": "系统·通知",
 }
+ATTACHMENT_LABELS = {"image": "图片", "voice": "语音", "video": "视频", "file": "文件"}
 NOTIFICATION_STATUS_LABELS = {"pending": "待发送", "delivered": "已送达", "failed": "发送失败"}
 
 _SUMMARY_COLUMNS = (
@@ -515,6 +516,26 @@ def _extras_view(
             else None
         ),
         "duplicates": [{"case_id": str(i), "case_no": n} for i, n in extras["duplicates"]],
+        # A 并案 candidate found at routing: the operator merges it (mark_duplicate) or dispatches it.
+        "likely_duplicate_of": (
+            {"case_id": str(extras["likely_duplicate_of"][0]), "case_no": extras["likely_duplicate_of"][1]}
+            if extras["likely_duplicate_of"]
+            else None
+        ),
+        "intake_details": extras["intake_details"],  # channel details without personal data
+        # Kept by reference (a WeChat image's address on WeChat's servers is not fetched from here).
+        "attachments": [
+            {
+                "id": a["id"],
+                "kind": a["kind"],
+                "kind_label": ATTACHMENT_LABELS.get(a["kind"], a["kind"]),
+                "channel": a["channel"],
+                "created_at": a["created_at"],
+            }
+            for a in extras["attachments"]
+        ]
+        if details
+        else [],
     }
 
 

@@ -256,6 +256,12 @@ cases = Table(
     Index("ix_cases_duplicate_of", "duplicate_of", postgresql_where=text("duplicate_of IS NOT NULL")),
     Index("ix_cases_bounced", "bounced_at", postgresql_where=text("bounced_at IS NOT NULL")),
     Index(
+        "ix_cases_category_created_located",
+        "category_code",
+        "created_at",
+        postgresql_where=text("lat IS NOT NULL"),
+    ),
+    Index(
         "ix_cases_reporter_ref",
         "reporter_ref",
         "created_at",
