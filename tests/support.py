@@ -24,6 +24,12 @@ T = TypeVar("T")
 # Credentials the tests use; test_zz_secrets_in_logs checks none of them reached a log line.
 ADMIN_PASSWORD = "Admin-Test-2026!"
 WEBHOOK_SECRET = "hook-secret-4f9a1c"
+# The channels' shared secrets in the test system (issue 8): clients sign with these.
+WECHAT_TOKEN = "gridcase-wechat-test-token"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat's console makes
+WECHAT_APPID = "wx1234567890abcdef"
+HOTLINE_SECRET = "hotline-secret-7d2e9b"
+HOTLINE_SECRETS = {"cti-east": "east-secret-31c8", "cti-west": "west-secret-92aa"}
 SECRETS: set[str] = set()
 TOKENS: dict[str, str] = {}  # role -> bearer token, filled by the `tokens` fixture
 

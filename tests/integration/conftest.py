@@ -13,7 +13,21 @@ import pytest
 
 from services.db.pool import create_pool
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
-from tests.support import ADMIN_PASSWORD, GRIDS, SECRETS, TOKENS, WEBHOOK_SECRET, System, Webhook, wait_for
+from tests.support import (
+    ADMIN_PASSWORD,
+    GRIDS,
+    HOTLINE_SECRET,
+    HOTLINE_SECRETS,
+    SECRETS,
+    TOKENS,
+    WEBHOOK_SECRET,
+    WECHAT_AES_KEY,
+    WECHAT_APPID,
+    WECHAT_TOKEN,
+    System,
+    Webhook,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +49,12 @@ def system(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterat
             "GRIDCASE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "GRIDCASE_ESCALATION_POLL_S": "0.2",
             "GRIDCASE_LOG_LEVEL": "INFO",
+            "GRIDCASE_WECHAT_TOKEN": WECHAT_TOKEN,
+            "GRIDCASE_WECHAT_AES_KEY": WECHAT_AES_KEY,
+            "GRIDCASE_WECHAT_APPID": WECHAT_APPID,
+            "GRIDCASE_WECHAT_SESSION_MINUTES": "10",
+            "GRIDCASE_HOTLINE_SECRET": HOTLINE_SECRET,
+            "GRIDCASE_HOTLINE_SECRETS": ",".join(f"{k}={v}" for k, v in HOTLINE_SECRETS.items()),
         },
     )
     sys_.start()
@@ -55,7 +75,10 @@ _SYSTEM_URL: list[str] = []
 @pytest.fixture(scope="session", autouse=True)
 def tokens(system: System) -> dict[str, str]:
     """A bearer token per role (the demo accounts, and `admin`), signed in through the API."""
-    SECRETS.update({ADMIN_PASSWORD, DEMO_PASSWORD, WEBHOOK_SECRET})
+    SECRETS.update(
+        {ADMIN_PASSWORD, DEMO_PASSWORD, WEBHOOK_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, HOTLINE_SECRET}
+    )
+    SECRETS.update(HOTLINE_SECRETS.values())
     _SYSTEM_URL[:] = [system.http]
     # One demo account per role, and the community's staff (a grid worker whose area is 柳塘社区).
     accounts = {a.role.value: a.username for a in DEMO_ACCOUNTS if a.username != "demo-community"}
