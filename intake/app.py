@@ -29,9 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging("intake", s.log_level)
         app.state.settings = s
         app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
-        app.state.verifier = TokenVerifier(
-            app.state.pool, CatalogCache(app.state.pool), ttl_s=s.token_cache_s
-        )
+        app.state.catalogs = CatalogCache(app.state.pool)
+        app.state.verifier = TokenVerifier(app.state.pool, app.state.catalogs, ttl_s=s.token_cache_s)
         try:
             yield
         finally:

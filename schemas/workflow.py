@@ -60,7 +60,7 @@ PHOTO_KINDS: dict[Action, str] = {
     A.CLOSE: "check",
     A.REWORK: "check",
 }
-PHOTO_KIND_LABELS = {"handle": "处置照片", "assist": "协办照片", "check": "核查照片"}
+PHOTO_KIND_LABELS = {"report": "上报照片", "handle": "处置照片", "assist": "协办照片", "check": "核查照片"}
 
 
 class WorkflowRefused(Exception):

@@ -87,6 +87,10 @@ async def act(
         conn, case_id, due_at=case.row["due_at"], lead=case.row["department_code"], names=names
     )
     check_rules(cmd, state, department_code=principal.department_code, now=case.now)
+    category_now = catalog.categories.get(case.row["category_code"] or "")
+    if action is Action.CLOSE and not cmd.photo_ids and category_now is not None and category_now.must_report:
+        # 四必报 items are never closed unseen: the on-site check's photos come with the close.
+        raise Invalid("photo_ids", "四必报事项须经现场核查，附核查照片后方可结案")
 
     payload: dict[str, Any] = {"note": cmd.note} if cmd.note else {}
     updates: dict[str, Any] = {}
