@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from intake.routes import SELF_AUTHENTICATED, UPLOADS, router
+from intake.workers import purge_forever
 from schemas.workflow import MAX_PHOTOS
 from services.db.pool import create_pool
 from services.http.errors import install_error_handlers
@@ -31,9 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
         app.state.catalogs = CatalogCache(app.state.pool)
         app.state.verifier = TokenVerifier(app.state.pool, app.state.catalogs, ttl_s=s.token_cache_s)
+        stop = asyncio.Event()
+        purger = asyncio.create_task(purge_forever(app.state.pool, s, stop), name="intake:purge")
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(purger, return_exceptions=True)
             await app.state.pool.close()
 
     # FastAPIOffline serves the API docs' assets from the installed package: no CDN on isolated networks.

@@ -16,7 +16,7 @@ for _channel in (reports_router, wechat_router, hotline_router, open311_router, 
     router.include_router(_channel)
 
 # What the console's public port forwards to a separate intake service.
-PREFIXES = ("/api/v1/reports", "/channels/", "/open311/", "/api/v1/app/")
+PREFIXES = ("/api/v1/reports", "/api/v1/intake/", "/channels/", "/open311/", "/api/v1/app/")
 # Channels that sign their own requests (or carry an api_key): no session, no JSON-only rule.
 SELF_AUTHENTICATED = ("/channels/", "/open311/")
 # Routes that take uploads (multipart): the grid app's reports with photos.

@@ -149,7 +149,7 @@ async def take_in(pool: asyncpg.Pool, *, raw_id: int, new: NewCase, actor: Actor
         return await take_in_with(conn, raw_id=raw_id, new=new, actor=actor)
 
 
-def new_case_from(report: ReportIn, principal: Principal) -> NewCase:
+def new_case_from(report: ReportIn, submitted_by: str) -> NewCase:
     """The JSON report as a case: the point in WGS-84 whatever datum it came in."""
     lat = lon = None
     if report.location is not None:
@@ -168,14 +168,21 @@ def new_case_from(report: ReportIn, principal: Principal) -> NewCase:
         reporter_name=reporter.name if reporter else None,
         reporter_phone=reporter.phone if reporter else None,
         reporter_id_number=reporter.id_number if reporter else None,
-        submitted_by=principal.subject,
+        submitted_by=submitted_by,
+        intake_details=(
+            {"handed_down": report.handed_down.model_dump(mode="json", exclude_none=True)}
+            if report.handed_down is not None
+            else None
+        ),
     )
 
 
 async def open_case(
     pool: asyncpg.Pool, *, raw_id: int, report: ReportIn, principal: Principal
 ) -> CreatedCase:
-    return await take_in(pool, raw_id=raw_id, new=new_case_from(report, principal), actor=principal.actor)
+    return await take_in(
+        pool, raw_id=raw_id, new=new_case_from(report, principal.subject), actor=principal.actor
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,27 +1,37 @@
-"""Intake HTTP API: POST /api/v1/reports."""
+"""Intake HTTP API: POST /api/v1/reports (JSON from any channel), and the raw store for admins."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import logging
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+import asyncpg
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from intake.inbound import list_raw, read_raw
 from intake.service import (
+    Outcome,
     RawRequest,
     check_channel,
     kept_headers,
     mark_rejected,
     open_case,
+    record_outcome,
     store_raw,
 )
 from schemas.access import Permission
 from schemas.api import ReportAccepted, ReportIn
 from schemas.identity import Principal
-from services.http.errors import error_response, field_errors
+from services.audit.service import record as audit
+from services.http.errors import NotFound, error_response, field_errors
+from services.http.ratelimit import limiter_for
 from services.identity.dependencies import require
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -39,6 +49,10 @@ async def post_report(
     request: Request, principal: Annotated[Principal, require(Permission.CASE_REPORT)]
 ) -> JSONResponse:
     pool = request.app.state.pool
+    s = request.app.state.settings
+    limiter_for(request.app.state, "reports", rate=s.rate_source_per_s, burst=s.rate_source_burst).check(
+        principal.subject, what="上报"
+    )
     body = await request.body()  # the size limit is enforced while reading (services/http/guards.py)
     channel_hint = None
     try:
@@ -74,7 +88,15 @@ async def post_report(
     if refusal:
         await mark_rejected(pool, raw_id=raw_id, error={"error": "channel_forbidden"})
         return error_response(403, "channel_forbidden", refusal, details={"raw_id": raw_id})
-    created = await open_case(pool, raw_id=raw_id, report=report, principal=principal)
+    try:
+        created = await open_case(pool, raw_id=raw_id, report=report, principal=principal)
+    except (asyncpg.PostgresError, OSError) as exc:
+        # Ours, not the sender's: kept as failed, `gridcase intake replay` takes it in once fixed.
+        log.exception("report %s failed", raw_id)
+        await record_outcome(pool, raw_id, Outcome.FAILED, error={"error": type(exc).__name__})
+        return error_response(
+            503, "intake_failed", "暂时无法受理，请求已保存，将在故障排除后处理", details={"raw_id": raw_id}
+        )
     accepted = ReportAccepted(
         case_id=created.case_id, case_no=created.case_no, duplicate_of_request=not created.created
     )
@@ -83,3 +105,36 @@ async def post_report(
         content=accepted.model_dump(mode="json"),
         headers={"Location": f"/api/v1/cases/{created.case_id}"},
     )
+
+
+@router.get("/intake/raw", summary="原始上报请求（仅管理员；不含请求体）")
+async def raw_requests(
+    request: Request,
+    _: Annotated[Principal, require(Permission.RAW_INBOUND_READ)],
+    outcome: Annotated[str | None, Query(max_length=20)] = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    async with request.app.state.pool.acquire() as conn:
+        return await list_raw(conn, outcome=outcome, channel=channel, since=since, limit=limit)
+
+
+@router.get("/intake/raw/{raw_id}", summary="一条原始上报请求（含请求体，记入审计日志）")
+async def raw_request(
+    request: Request, raw_id: int, principal: Annotated[Principal, require(Permission.RAW_INBOUND_READ)]
+) -> dict[str, Any]:
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        found = await read_raw(conn, raw_id)
+        if found is None:
+            raise NotFound(f"原始请求 {raw_id} 不存在（可能已过保存期限被删除）", error="raw_not_found")
+        # Residents' personal data in clear: who read it is recorded.
+        await audit(
+            conn,
+            actor=principal,
+            action="raw_inbound.read",
+            case_id=found["case_id"],
+            target=str(raw_id),
+            client_ip=request.client.host if request.client else None,
+        )
+    return found

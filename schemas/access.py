@@ -56,6 +56,7 @@ class Permission(StrEnum):
     TOKENS_MANAGE = "tokens.manage"
     AUDIT_READ = "audit.read"
     DEAD_LETTERS_MANAGE = "dead_letters.manage"
+    RAW_INBOUND_READ = "raw_inbound.read"  # requests as they arrived: personal data, admins only
     METRICS_READ = "metrics.read"
     API_DOCS = "api_docs.read"
     SESSION = "session"  # who am I, sign out
@@ -75,6 +76,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.TOKENS_MANAGE: "管理接口令牌",
     Permission.AUDIT_READ: "查看审计日志",
     Permission.DEAD_LETTERS_MANAGE: "处理死信",
+    Permission.RAW_INBOUND_READ: "查看原始上报请求",
     Permission.METRICS_READ: "查看运行指标",
     Permission.API_DOCS: "查看接口文档",
     Permission.CASE_UPLOAD_PHOTOS: "上传现场照片",
@@ -146,6 +148,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.ADMIN, P.TOKENS_MANAGE): S.GLOBAL,
     (R.ADMIN, P.AUDIT_READ): S.GLOBAL,
     (R.ADMIN, P.DEAD_LETTERS_MANAGE): S.GLOBAL,
+    (R.ADMIN, P.RAW_INBOUND_READ): S.GLOBAL,
     (R.ADMIN, P.METRICS_READ): S.GLOBAL,
     # operator (command centre): everything the centre does with a case, in its area
     (R.OPERATOR, P.CASE_READ): S.AREA,
@@ -209,7 +212,7 @@ for (_role, _permission), _scope in list(POLICY.items()):
 
 # Channels a role other than a feed may report on (a feed reports on its own channel only).
 REPORT_CHANNELS: dict[Role, frozenset[str]] = {
-    R.OPERATOR: frozenset({"operator", "hotline", "wechat", "open311"}),
+    R.OPERATOR: frozenset({"operator", "superior", "hotline", "wechat", "open311"}),
     R.GRID_WORKER: frozenset({"app"}),
 }
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Channel(StrEnum):
@@ -16,6 +16,7 @@ class Channel(StrEnum):
     HOTLINE = "hotline"
     OPERATOR = "operator"
     OPEN311 = "open311"
+    SUPERIOR = "superior"  # 上级交办: tasks handed down from the city or the district, entered by operators
 
 
 CHANNEL_LABELS: dict[Channel, str] = {
@@ -24,6 +25,7 @@ CHANNEL_LABELS: dict[Channel, str] = {
     Channel.HOTLINE: "12345热线",
     Channel.OPERATOR: "指挥中心录入",
     Channel.OPEN311: "Open311",
+    Channel.SUPERIOR: "上级交办",
 }
 
 
@@ -59,6 +61,17 @@ class Reporter(BaseModel):
     id_number: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$", description="身份证号")
 
 
+class HandedDown(BaseModel):
+    """A task handed down from above (上级交办): who sent it, its document number, its deadline."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    from_unit: str = Field(min_length=2, max_length=100, description="交办单位，如 市12345热线办、区委督查室")
+    document_no: str | None = Field(default=None, max_length=100, description="交办单号/文号")
+    deadline: datetime | None = Field(default=None, description="交办单位要求的办结时限")
+    requirements: str | None = Field(default=None, max_length=1000, description="交办要求")
+
+
 class ReportIn(BaseModel):
     """A report from any channel (POST /api/v1/reports)."""
 
@@ -73,6 +86,13 @@ class ReportIn(BaseModel):
     reporter: Reporter | None = None
     urgency: Urgency | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
+    handed_down: HandedDown | None = Field(default=None, description="channel superior only: 上级交办")
+
+    @model_validator(mode="after")
+    def handed_down_only_from_above(self) -> ReportIn:
+        if (self.channel is Channel.SUPERIOR) != (self.handed_down is not None):
+            raise ValueError("handed_down is required for channel superior, and only for it")
+        return self
 
     @field_validator("description")
     @classmethod

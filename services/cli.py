@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from fastapi import FastAPI
 
+from intake.commands import app as intake_app
 from intake.hotline.commands import app as import_app
 from services.classify.commands import routing_app
 from services.geo.commands import app as grids_app
@@ -31,6 +32,7 @@ app.add_typer(routing_app, name="routing")
 app.add_typer(grids_app, name="grids")
 app.add_typer(matrix_app, name="matrix")
 app.add_typer(import_app, name="import")
+app.add_typer(intake_app, name="intake")
 
 
 class Service(StrEnum):

@@ -63,3 +63,14 @@ class RateLimiter:
                 headers={"Retry-After": str(seconds)},
                 details={"retry_after_s": seconds},
             )
+
+
+def limiter_for(state: object, name: str, *, rate: float, burst: float) -> RateLimiter:
+    """The app's limiter called ``name`` (created on first use, kept on ``app.state``)."""
+    limiters: dict[str, RateLimiter] | None = getattr(state, "rate_limiters", None)
+    if limiters is None:
+        limiters = {}
+        setattr(state, "rate_limiters", limiters)  # noqa: B010 - app.state is a plain attribute bag
+    if name not in limiters:
+        limiters[name] = RateLimiter(rate, burst)
+    return limiters[name]
