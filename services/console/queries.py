@@ -115,11 +115,13 @@ def summary(row: asyncpg.Record, catalog: Catalog, now: Any, principal: Principa
         "location_hidden": not details,
         # 小事不出网格: worked at the grid or community first, until they hand it over.
         "handler_level": row["handler_level"],
+        "handler_area_codes": list(row["handler_area_codes"] or []),
         "handler_label": _handler_label(row, catalog, department.name if department else None),
         # 踢皮球 caught: raised to the street, the first department coordinates.
         "bounced": row["bounced_at"] is not None,
         "bounce_label": BOUNCE_LABELS.get(row["bounce_reason"] or "") if row["bounced_at"] else None,
         "return_count": row["return_count"],
+        "coordinator_department_code": row["coordinator_department_code"],
         "coordinator_department_name": _department_name(catalog, row["coordinator_department_code"]),
         "triage_reason": row["triage_reason"] if row["status"] == "triage" else None,
         "triage_reason_label": _label(TRIAGE_LABELS, row["triage_reason"], TriageReason)

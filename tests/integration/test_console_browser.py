@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -420,3 +421,125 @@ def save_console_screenshot(driver: WebDriver, console_url: str) -> None:
     wait_until(driver, "the map", lambda d: d.find_elements(By.CSS_SELECTOR, "#map circle"))
     time.sleep(3)  # routing and dispatch settle; the live stream updates the page
     assert driver.save_screenshot(str(ROOT / "docs" / "console.png"))
+
+
+def shot(driver: WebDriver, name: str) -> Path:
+    """A picture to look at: in /tmp (or GRIDCASE_UI_SHOTS)."""
+    folder = Path(os.environ.get("GRIDCASE_UI_SHOTS") or tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    assert driver.save_screenshot(str(path)), path
+    return path
+
+
+async def test_operator_sees_a_bounced_case_flagged(
+    browser: WebDriver, console_url: str, as_role: dict[str, httpx.AsyncClient]
+) -> None:
+    """踢皮球: a case sent on to a third department is flagged; the console shows the 推诿 badge, counts and
+    filters the flagged cases (推诿预警 N), and the case's banner says who coordinates and who supervises."""
+    api = as_role["operator"]
+    accepted = await post_report(api, channel="operator", category_code="0101", grid_code=GRIDS[0])
+    case_id = accepted["case_id"]
+    await case_in_status(api, case_id, "dispatched")  # 路灯损坏 → 市政设施科
+    for code in ("ZJ", "ZJ-WY"):
+        r = await api.post(
+            f"/api/v1/cases/{case_id}/actions",
+            json={"action": "redispatch", "department_code": code, "note": "经核实不属原部门职责，改派"},
+        )
+        assert r.status_code == 200, r.text
+    case = (await api.get(f"/api/v1/cases/{case_id}")).json()
+    assert case["bounced"], case
+    other = await post_report(api, channel="operator", category_code="0101", grid_code=GRIDS[0])
+    await case_in_status(api, other["case_id"], "dispatched")
+
+    browser.get(console_url)
+    sign_in(browser, OPERATOR, DEMO_PASSWORD)
+    wait_until(browser, "the case list to load", lambda d: "系统共" in text_of("table-count")(d))
+    link = wait_until(browser, "the 责任矩阵 link", displayed("nav-matrix"))
+    assert link.text.strip() == "责任矩阵" and urlsplit(link.get_attribute("href") or "").path == "/matrix"
+
+    # The red 推诿 badge on the flagged row only (read in the page: the table re-renders on live updates).
+    assert (
+        wait_until(browser, "推诿 on the flagged row", in_page(f'tr[data-id="{case_id}"] .tag-bounce'))
+        == "推诿"
+    )
+    assert not in_page(f'tr[data-id="{other["case_id"]}"] .tag-bounce')(browser)
+
+    # 推诿预警 N: the server's count; pressed, only flagged cases are listed; pressed again, all are.
+    chip = '#chips [data-chip="bounced"]'
+    counts = (await api.get("/api/v1/cases", params={"limit": 1})).json()["counts"]
+    assert counts["bounced"] >= 1, counts
+    assert "推诿预警" in in_page(chip)(browser)
+    wait_until(
+        browser, "the 推诿预警 count", lambda d: in_page(f"{chip} .chip-count")(d) == str(counts["bounced"])
+    )
+    click(browser, "推诿预警", chip)
+
+    def flagged_only(d: WebDriver) -> list[dict[str, str]] | None:
+        rows = listed_rows(d)
+        pressed = d.execute_script(f"return document.querySelector('{chip}').getAttribute('aria-pressed')")
+        flagged = d.execute_script(
+            "return document.querySelectorAll('#case-rows tr[data-id] .tag-bounce').length"
+        )
+        return rows if pressed == "true" and rows and flagged == len(rows) else None
+
+    rows = wait_until(browser, "only flagged cases", flagged_only)
+    assert case_id in {r["id"] for r in rows} and other["case_id"] not in {r["id"] for r in rows}, rows
+    assert "筛选出" in text_of("table-count")(browser)
+
+    # The case: the banner says why, who coordinates (the first department) and who supervises now.
+    click(browser, "the flagged case", f'#case-rows tr[data-id="{case_id}"]')
+    parts = (
+        case["bounce_label"],
+        f"首接部门：{case['coordinator_department_name']} 负责协调",
+        f"已提级至{case['level_label']}督办",
+    )
+    wait_until(
+        browser, "the 推诿预警 banner", lambda d: all(part in in_page("#bounce-banner")(d) for part in parts)
+    )
+    wait_until(
+        browser,
+        "推诿预警 in the timeline",
+        in_page('#panel-rest .tl-item[data-event-type="case.bounce_flagged"]'),
+    )
+    shot(browser, "ui-console-bounce.png")
+
+    click(browser, "关闭详情", "#panel-close")
+    click(browser, "推诿预警 again", chip)
+    wait_until(
+        browser,
+        "all cases again",
+        lambda d: (
+            other["case_id"] in {r["id"] for r in listed_rows(d)}
+            and d.execute_script(f"return document.querySelector('{chip}').getAttribute('aria-pressed')")
+            == "false"
+        ),
+    )
+
+
+def in_page(css: str) -> Callable[[WebDriver], str]:
+    """The text of the first element matching ``css``, read in the page ('' if none)."""
+
+    def probe(driver: WebDriver) -> str:
+        text: str = driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : '';", css
+        )
+        return text
+
+    return probe
+
+
+def click(driver: WebDriver, what: str, css: str) -> None:
+    """Click the element once it shows; the page re-renders, so a stale one is looked up again."""
+
+    def probe(d: WebDriver) -> bool:
+        try:
+            found = [e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed() and e.is_enabled()]
+            if not found:
+                return False
+            found[0].click()
+            return True
+        except (StaleElementReferenceException, WebDriverException):
+            return False
+
+    wait_until(driver, what, probe)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -40,12 +41,14 @@ from selenium.webdriver.support.ui import Select
 
 from schemas.identity import Role
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
-from tests.integration.conftest import case_in_status, post_report
+from tests.integration.conftest import case_in_status, post_report, role_headers
 from tests.integration.test_console_browser import (
     CHROMEDRIVER,
     CHROMIUM,
     MISSING,
     WINDOW,
+    click,
+    in_page,
     path_of,
     sign_in,
     text_of,
@@ -53,7 +56,9 @@ from tests.integration.test_console_browser import (
 )
 from tests.support import SECRETS, System
 
-DEMO = {account.role: account for account in DEMO_ACCOUNTS}
+# One demo account per role: demo-gridworker for the grid workers (demo-community, the community's staff,
+# is a grid worker too).
+DEMO = {account.role: account for account in DEMO_ACCOUNTS if account.username != "demo-community"}
 OPERATOR, DEPARTMENT, GRID_WORKER = DEMO[Role.OPERATOR], DEMO[Role.DEPARTMENT], DEMO[Role.GRID_WORKER]
 GRID = "10100133019900100101"  # 柳塘社区第一网格, demo-gridworker's
 PHONE = (375, 812)
@@ -151,7 +156,15 @@ class Pages:
         self.shots = os.environ.get("GRIDCASE_SCREENSHOT_DIR")
         self.shot_no = 0
 
-    def sign_in_as(self, username: str, password: str, next_path: str, *, phone: bool = False) -> None:
+    def sign_in_as(
+        self,
+        username: str,
+        password: str,
+        next_path: str,
+        *,
+        phone: bool = False,
+        size: tuple[int, int] = PHONE,
+    ) -> None:
         d = self.driver
         # The previous person signs out with the page's own button.
         buttons = [b for b in d.find_elements(By.ID, "logout") if b.is_displayed()]
@@ -161,7 +174,7 @@ class Pages:
         if phone:
             d.execute_cdp_cmd(
                 "Emulation.setDeviceMetricsOverride",
-                {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
+                {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": True},
             )
         else:
             d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
@@ -182,20 +195,7 @@ class Pages:
 
     def click(self, what: str, css: str) -> None:
         """Click the element once it shows (pages re-render: retry a stale one)."""
-
-        def probe(d: WebDriver) -> bool:
-            try:
-                found = [
-                    e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed() and e.is_enabled()
-                ]
-                if not found:
-                    return False
-                found[0].click()
-                return True
-            except (StaleElementReferenceException, WebDriverException):
-                return False
-
-        wait_until(self.driver, what, probe)
+        click(self.driver, what, css)
 
     def act(
         self,
@@ -478,3 +478,70 @@ async def test_the_closed_loop_through_the_pages(
         assert len(shown) == 1, (why, items)
         assert who and who in shown[0], (kind, who, shown[0])
     pages.shot("console-closed")
+
+
+@pytest.mark.timeout(300)
+async def test_department_waits_while_the_grid_works_the_case_first(
+    browser: WebDriver, system: System, as_role: dict[str, httpx.AsyncClient]
+) -> None:
+    """小事不出网格: a rubbish case goes to the grid worker first. The department (环境卫生科) sees it in its
+    queue and on its case page with who works it now and a notice, without actions; once the grid worker
+    hands it over, the department may sign it."""
+    api = as_role["operator"]
+    username = f"hw-{uuid.uuid4().hex[:8]}"
+    SECRETS.add(HW_PASSWORD)
+    r = await as_role["admin"].post(
+        "/api/v1/users",
+        json={
+            "username": username,
+            "password": HW_PASSWORD,
+            "display_name": HW_NAME,
+            "role": "department",
+            "department_code": HW_CODE,
+        },
+    )
+    assert r.status_code == 201, r.text
+    accepted = await post_report(
+        api,
+        channel="operator",
+        category_code="0201",
+        grid_code=GRID,
+        description="小区门口垃圾堆了好几天没人清",
+    )
+    case_id = accepted["case_id"]
+    case = await case_in_status(api, case_id, "dispatched")
+    assert (case["handler_level"], case["department_code"]) == ("grid", HW_CODE), case
+
+    pages = Pages(browser, system.http)
+    pages.sign_in_as(username, HW_PASSWORD, "/workbench")
+    link = wait_until(browser, "the 责任矩阵 link", visible("#nav-matrix"))
+    assert urlsplit(link.get_attribute("href") or "").path == "/matrix"
+    tag = wait_until(
+        browser, "网格先行 in the queue", in_page(f'#wb-rows tr[data-id="{case_id}"] [data-stage="grid"]')
+    )
+    assert tag == "网格先行"
+    pages.click("the case in the queue", f'#wb-rows tr[data-id="{case_id}"]')
+    notice = wait_until(browser, "the grid-stage notice", text_of("wb-stage-notice"))
+    assert notice == f"该案件由{case['handler_label']}，转交后本部门方可签收", notice
+    assert text_of("wb-handler-now")(browser) == case["handler_label"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#wb-actions [data-action]")
+    assert not browser.find_element(By.ID, "wb-actions").is_displayed()
+    shot = Path(os.environ.get("GRIDCASE_UI_SHOTS") or tempfile.gettempdir()) / "ui-workbench-stage.png"
+    assert browser.save_screenshot(str(shot))
+
+    # The grid worker can't solve it on the spot and hands it over: the department may sign it now.
+    worker = role_headers("grid_worker")
+    for body in ({"action": "sign"}, {"action": "hand_over", "note": "垃圾量大，需环卫车辆清运"}):
+        r = await api.post(f"/api/v1/cases/{case_id}/actions", json=body, headers=worker)
+        assert r.status_code == 200, r.text
+    wait_until(
+        browser,
+        "签收 after the hand-over",
+        visible(f'#wb-actions[data-case-id="{case_id}"] [data-action="sign"]'),
+    )
+    assert not browser.find_elements(By.ID, "wb-stage-notice")
+    wait_until(
+        browser,
+        "转交职能部门 in the timeline",
+        visible('#wb-case-rest .tl-item[data-event-type="case.handed_over"]'),
+    )

@@ -42,6 +42,7 @@ window.GridcaseActions = (() => {
     resume: '恢复办理',
     report_assist: '协办反馈',
     resolve: '办结反馈',
+    hand_over: '转职能部门',
     close: '核查通过·结案',
     rework: '核查不通过·返工',
     reopen: '重新办理',
@@ -55,12 +56,13 @@ window.GridcaseActions = (() => {
   // Button order: the step that moves the case forward first, the ones that send it back last.
   const ORDER = [
     'sign', 'dispatch', 'redispatch', 'approve_extension', 'refuse_extension', 'approve_suspension',
-    'refuse_suspension', 'resolve', 'report_assist', 'close', 'rework', 'request_extension',
+    'refuse_suspension', 'resolve', 'hand_over', 'report_assist', 'close', 'rework', 'request_extension',
     'request_suspension', 'suspend', 'resume', 'reopen', 'return', 'triage', 'mark_duplicate', 'reject',
   ];
   const TONE = {
     sign: 'primary', dispatch: 'primary', resolve: 'primary', report_assist: 'primary', close: 'primary',
     approve_extension: 'primary', approve_suspension: 'primary', resume: 'primary', redispatch: 'primary',
+    hand_over: 'warn',
     return: 'danger', reject: 'danger', rework: 'danger', refuse_extension: 'danger', refuse_suspension: 'danger',
   };
 
@@ -132,6 +134,15 @@ window.GridcaseActions = (() => {
         { name: 'missing_assists_reason', label: '协办未反馈原因', placeholder: '协办部门尚未反馈，说明为何仍要办结', onlyWithMissingAssists: true, required: true },
       ],
       submit: '提交办结反馈',
+    },
+    hand_over: {
+      fields: [{
+        ...note('原因', '说明为何网格/社区无法解决，需职能部门处置'),
+        missing: '转交职能部门须说明为何无法就地解决，请填写原因。',
+      }],
+      confirm: '无法就地解决的，转交责任部门办理（由其签收并重新计时）。',
+      submit: '确认转交',
+      done: '已转交职能部门办理。',
     },
     close: {
       fields: [note('核查情况', '现场核查情况（可选）', false), photos('核查照片（可选）')],
@@ -650,7 +661,9 @@ window.GridcaseActions = (() => {
         body[fs.name] = value;
       }
       if (missing.length) {
-        const names = missing.map((n) => (f.spec.fields.find((x) => x.name === n) || {}).label).filter(Boolean);
+        const specs = missing.map((n) => f.spec.fields.find((x) => x.name === n) || {});
+        if (specs.length === 1 && specs[0].missing) return { error: specs[0].missing, fields: missing };
+        const names = specs.map((x) => x.label).filter(Boolean);
         return { error: `请填写${names.join('、')}。`, fields: missing };
       }
       if (f.action === 'dispatch' && !body.category_code && !body.department_code) {
@@ -726,7 +739,7 @@ window.GridcaseActions = (() => {
         if (st.caseId !== caseId) return;
         st.busy = false;
         closeForm();
-        setNotice(`已${labelOf(f.action)}。`);
+        setNotice(f.spec.done || `已${labelOf(f.action)}。`);
         renderButtons();
         if (onDone) onDone({ action: f.action, caseId, result });
       } catch (err) {
@@ -756,13 +769,7 @@ window.GridcaseActions = (() => {
     }
   }
 
-  /** "2wh" → "2个工作小时" (the categories' time limits). */
-  function limitText(v) {
-    const m = /^(\d+)(m|h|wh|wd)$/.exec(s(v));
-    if (!m) return s(v);
-    const unit = { m: '分钟', h: '小时', wh: '个工作小时', wd: '个工作日' }[m[2]];
-    return `${m[1]}${unit}`;
-  }
+  const limitText = G.limitText; // "2wh" → "2个工作小时"
 
   return { create, LABELS, SPECS, labelOf };
 })();

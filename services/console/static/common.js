@@ -452,18 +452,57 @@ window.Gridcase = (() => {
     return isObj(p) ? p : {};
   }
 
+  /** "2wh" → "2个工作小时" (the categories' and the matrix's time limits). */
+  function limitText(v) {
+    const m = /^(\d+)(m|h|wh|wd)$/.exec(s(v));
+    if (!m) return s(v);
+    const unit = { m: '分钟', h: '小时', wh: '个工作小时', wd: '个工作日' }[m[2]];
+    return `${m[1]}${unit}`;
+  }
+
+  /** What the responsibility matrix decided at a (re)dispatch: who works it first, which rule, limits, assists. */
+  function routeBits(p) {
+    const rule = s(p.matrix_rule);
+    const assists = Array.isArray(p.assist_departments) ? p.assist_departments.map(s).filter(Boolean) : [];
+    const limits = [
+      s(p.sign_limit) ? `签收 ${limitText(p.sign_limit)}` : '',
+      s(p.handle_limit) ? `办理 ${limitText(p.handle_limit)}` : '',
+    ].filter(Boolean).join('、');
+    return [
+      s(p.handler_level) && s(p.handler_label) ? `由${s(p.handler_label)}` : '',
+      rule ? `依据：${rule === '类别默认' ? '类别默认规则' : `${rule}责任规则`}` : '',
+      limits ? `时限：${limits}` : '',
+      assists.length ? `协办：${assists.join('、')}` : '',
+    ];
+  }
+
   const EVENT_SUMMARY = {
     'case.reported': (p) => (s(p.channel_label) ? `经${s(p.channel_label)}上报` : ''),
     'case.triaged': (p) => [s(p.reason_label) || s(p.reason), s(p.note)].filter(Boolean).join('；'),
     'case.dispatched': (p) => [
       s(p.category_name) ? `类别：${s(p.category_name)}` : '',
       s(p.department_name) ? `派往 ${s(p.department_name)}` : '',
+      ...routeBits(p),
       s(p.note),
     ].filter(Boolean).join('；'),
     'case.redispatched': (p) => [
       s(p.department_name) ? `改派至 ${s(p.department_name)}` : '',
+      ...routeBits(p),
       s(p.note) || s(p.reason) ? `原因：${s(p.note) || s(p.reason)}` : '',
     ].filter(Boolean).join('；'),
+    'case.handed_over': (p) => [
+      s(p.department_name) ? `转交 ${s(p.department_name)}` : '',
+      s(p.note) || s(p.reason) ? `无法就地解决的原因：${s(p.note) || s(p.reason)}` : '',
+    ].filter(Boolean).join('；'),
+    'case.bounce_flagged': (p) => {
+      const tried = Array.isArray(p.departments_tried) ? p.departments_tried.map(s).filter(Boolean) : [];
+      return [
+        (s(p.reason_label) || '').replace(/^推诿预警[：:]\s*/, ''),
+        tried.length ? `经手部门：${tried.join(' → ')}` : '',
+        s(p.coordinator_department_name) ? `首接部门 ${s(p.coordinator_department_name)} 负责协调` : '',
+        s(p.to_level_label) ? `提级至${s(p.to_level_label)}督办` : '',
+      ].filter(Boolean).join('；');
+    },
     'case.escalated': (p) => `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
     'case.returned': (p) => (s(p.note) || s(p.reason) ? `退回原因：${s(p.note) || s(p.reason)}` : ''),
     'case.suspended': (p) => (s(p.note) || s(p.reason) ? `挂起原因：${s(p.note) || s(p.reason)}` : ''),
@@ -515,6 +554,8 @@ window.Gridcase = (() => {
 
   function eventKind(type) {
     if (type.startsWith('notification.')) return type.endsWith('failed') ? 'bad' : 'info';
+    if (type === 'case.bounce_flagged') return 'bad';
+    if (type === 'case.handed_over') return 'warn';
     if (/escalated|returned|reworked|overdue|refused|rejected/.test(type)) return 'warn';
     if (type === 'case.closed' || type === 'case.resolved') return 'good';
     return 'std';
@@ -643,15 +684,92 @@ window.Gridcase = (() => {
     ]));
   }
 
+  // ---------------------------------------------------------------------
+  // 小事不出网格 (the grid or community first) and 踢皮球 (anti-bounce)
+  // ---------------------------------------------------------------------
+
+  const LOCAL_LEVELS = { grid: '网格', community: '社区' };
+  const LOCAL_ACTIVE = new Set(['dispatched', 'signed']);
+
+  /** Still with the grid worker or the community (not handed over to the department yet). */
+  function atLocalStage(c) {
+    return isObj(c) && Object.prototype.hasOwnProperty.call(LOCAL_LEVELS, s(c.handler_level)) && LOCAL_ACTIVE.has(s(c.status));
+  }
+
+  /** "网格先行" / "社区先行" in a queue line, for a case at the grid or community stage. */
+  function stageTag(c) {
+    if (!atLocalStage(c)) return null;
+    return el('span', {
+      class: `tag-stage tag-stage-${s(c.handler_level)}`,
+      text: `${LOCAL_LEVELS[s(c.handler_level)]}先行`,
+      title: `当前处置：${s(c.handler_label) || LOCAL_LEVELS[s(c.handler_level)]}`,
+      dataset: { stage: s(c.handler_level) },
+    });
+  }
+
+  /** The red "推诿" badge of a flagged case. */
+  function bounceTag(c) {
+    if (!isObj(c) || c.bounced !== true) return null;
+    return el('span', {
+      class: 'tag-bounce',
+      text: '推诿',
+      title: [s(c.bounce_label) || '推诿预警', s(c.coordinator_department_name) ? `首接部门：${s(c.coordinator_department_name)}` : '']
+        .filter(Boolean).join('\n'),
+      dataset: { bounced: 'true' },
+    });
+  }
+
+  /**
+   * The red banner of a flagged case: why, who coordinates (the first department: 首接负责), and the
+   * level that now supervises it. `mine`: the viewer is the coordinating department.
+   */
+  function bounceBanner(c, { id = 'bounce-banner', mine = false } = {}) {
+    if (!isObj(c) || c.bounced !== true) return null;
+    const coord = s(c.coordinator_department_name);
+    const level = s(c.level_label);
+    return el('div', { class: 'bounce-banner', attrs: { id, role: 'status' } }, [
+      el('div', { class: 'bounce-title', text: s(c.bounce_label) || '推诿预警' }),
+      el('div', { class: 'bounce-lines' }, [
+        coord ? el('span', { class: 'bounce-line', dataset: { part: 'coordinator' }, text: `首接部门：${coord} 负责协调` }) : null,
+        level ? el('span', { class: 'bounce-line', dataset: { part: 'level' }, text: `已提级至${level}督办` }) : null,
+        Number.isFinite(c.return_count) && c.return_count > 0
+          ? el('span', { class: 'bounce-line', text: `已退回 ${c.return_count} 次` }) : null,
+      ]),
+      mine ? el('div', { class: 'bounce-mine', text: '本部门为首接部门，请牵头协调相关部门，不得再推诿。' }) : null,
+    ]);
+  }
+
+  /**
+   * The "当前处置" field: who works the case now, when that is not the department shown beside it
+   * (the grid or community first). Null otherwise.
+   */
+  function handlerField(c, { id = null } = {}) {
+    if (!isObj(c)) return null;
+    const label = s(c.handler_label);
+    if (!label || (!s(c.handler_level) && label === s(c.department_name))) return null;
+    return ['当前处置', el('span', {
+      class: `handler-now${atLocalStage(c) ? ' handler-local' : ''}`,
+      text: label,
+      attrs: { id },
+    }), atLocalStage(c) ? '无法就地解决时转交责任部门' : null];
+  }
+
+  /** Header links for staff (责任矩阵): shown once signed in with the right to read reference data. */
+  function showStaffLinks(session) {
+    const perms = session && session.permissions;
+    const ok = !!(session && session.user) && (!perms || perms.has('reference.read'));
+    for (const a of document.querySelectorAll('[data-staff-link]')) a.hidden = !ok;
+  }
+
   /**
    * The case list's address (GET /api/v1/cases) for filters the server applies: statuses (each sent
-   * as its own `status`), overdue, dueSoon (with overdue: either), category, grid (any area code),
-   * department, channel, from / to (YYYY-MM-DD, Beijing days, both included), q (digits: a case
-   * number or how it begins; text: description and address), cursor (next_cursor of the page
-   * before) and limit. Empty values are left out.
+   * as its own `status`), overdue, dueSoon (with overdue: either), bounced (推诿预警 only), category,
+   * grid (any area code), department, channel, from / to (YYYY-MM-DD, Beijing days, both included),
+   * q (digits: a case number or how it begins; text: description and address), cursor (next_cursor
+   * of the page before) and limit. Empty values are left out.
    */
   function casesUrl({
-    statuses = [], overdue = false, dueSoon = false, category = '', grid = '', department = '',
+    statuses = [], overdue = false, dueSoon = false, bounced = false, category = '', grid = '', department = '',
     channel = '', from = '', to = '', q = '', cursor = null, limit = null,
   } = {}) {
     const p = new URLSearchParams();
@@ -659,6 +777,7 @@ window.Gridcase = (() => {
     for (const st of statuses) if (s(st)) p.append('status', s(st));
     if (overdue) p.set('overdue', 'true');
     if (dueSoon) p.set('due_soon', 'true');
+    if (bounced) p.set('bounced', 'true');
     if (category) p.set('category_code', category);
     if (grid) p.set('grid_code', grid);
     if (department) p.set('department_code', department);
@@ -725,6 +844,14 @@ window.Gridcase = (() => {
     assistList,
     latestResult,
     fieldList,
+    limitText,
+    LOCAL_LEVELS,
+    atLocalStage,
+    stageTag,
+    bounceTag,
+    bounceBanner,
+    handlerField,
+    showStaffLinks,
     casesUrl,
     caseIdFromHash,
   };

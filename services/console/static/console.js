@@ -106,6 +106,7 @@
     statusFilter: new Set(),
     overdueOnly: false,
     dueSoonOnly: false,
+    bouncedOnly: false, // 推诿预警
     query: '',
     searchError: '', // the server's refusal of the search text (422), shown under the box
     warnItems: [], // 督办预警
@@ -271,7 +272,7 @@
   function signature(c) {
     return JSON.stringify([
       c.status, c.status_label, c.department_code, c.level, c.urgency,
-      c.due_at, c.dispatched_at, c.overdue, c.description, c.grid_code,
+      c.due_at, c.dispatched_at, c.overdue, c.description, c.grid_code, c.bounced, c.handler_level,
     ]);
   }
 
@@ -310,6 +311,7 @@
       : '搜索 案件编号 / 描述 / 地址';
     setAlert('me', null);
     renderWhoami();
+    G.showStaffLinks(session);
     scheduleExpiryCheck(m.expires_at);
     // Department staff work on the workbench, grid workers on the check page (the sign-in page
     // brings everyone to "/" by default): send them on, keeping a #case=… link.
@@ -405,14 +407,22 @@
       statuses: [...state.statusFilter],
       overdue: state.overdueOnly,
       dueSoon: state.dueSoonOnly,
+      bounced: state.bouncedOnly,
       q: state.query,
       cursor,
       limit,
     });
   }
 
-  const filtersActive = () =>
-    state.statusFilter.size > 0 || state.overdueOnly || state.dueSoonOnly || state.query !== '';
+  // Filters that are chips beside the status chips: [state key, list key in `counts`, label, tone].
+  const FLAG_FILTERS = [
+    ['overdueOnly', 'overdue', '超期', 'overdue'],
+    ['dueSoonOnly', 'due_soon', '临期', 'reported'],
+    ['bouncedOnly', 'bounced', '推诿预警', 'bounce'],
+  ];
+  const flagActive = () => FLAG_FILTERS.some(([key]) => state[key]);
+
+  const filtersActive = () => state.statusFilter.size > 0 || flagActive() || state.query !== '';
 
   /**
    * Reload the first page for the current filters. A refresh (live update, timer, after an action)
@@ -679,17 +689,17 @@
     // Counts are the server's (everything this account may see), like the header counters.
     const count = (key) => (state.loaded && Number.isFinite(state.counts[key]) ? state.counts[key] : null);
     const chips = [];
-    const none = state.statusFilter.size === 0 && !state.overdueOnly && !state.dueSoonOnly;
+    const none = state.statusFilter.size === 0 && !flagActive();
     chips.push(chip('all', '全部', state.loaded ? state.total : null, 'all', none, () => {
       state.statusFilter.clear();
-      state.overdueOnly = false;
-      state.dueSoonOnly = false;
+      for (const [key] of FLAG_FILTERS) state[key] = false;
       reloadForFilters();
     }));
-    chips.push(chip('overdue', '超期', count('overdue'), 'overdue', state.overdueOnly, () => toggleFilter('overdue')));
-    chips.push(chip('due_soon', '临期', count('due_soon'), 'reported', state.dueSoonOnly, () => toggleFilter('due_soon')));
-    const known = new Set(STATUSES.map(([k]) => k));
-    const extra = Object.keys(state.counts).filter((k) => !known.has(k) && k !== 'overdue' && k !== 'due_soon');
+    for (const [key, countKey, label, tone] of FLAG_FILTERS) {
+      chips.push(chip(countKey, label, count(countKey), tone, state[key], () => toggleFilter(countKey)));
+    }
+    const known = new Set([...STATUSES.map(([k]) => k), ...FLAG_FILTERS.map(([, k]) => k)]);
+    const extra = Object.keys(state.counts).filter((k) => !known.has(k));
     for (const key of [...STATUSES.map(([k]) => k), ...extra]) {
       const n = count(key);
       if (!n && !state.statusFilter.has(key)) continue;
@@ -713,9 +723,11 @@
     ]);
   }
 
-  /** Status chips and counters add up (any of them); 超期 and 临期 take turns. */
+  /** Status chips and counters add up (any of them); 超期 and 临期 take turns; 推诿预警 narrows either. */
   function toggleFilter(key) {
-    if (key === 'overdue') {
+    if (key === 'bounced') {
+      state.bouncedOnly = !state.bouncedOnly;
+    } else if (key === 'overdue') {
       state.overdueOnly = !state.overdueOnly;
       if (state.overdueOnly) state.dueSoonOnly = false;
     } else if (key === 'due_soon') {
@@ -761,6 +773,7 @@
     if (c.case_id === state.selectedId) cls.push('selected');
     if (state.flash.has(c.case_id)) cls.push('flash');
     if (dl.tone === 'red') cls.push('is-overdue');
+    if (c.bounced === true) cls.push('is-bounced');
     const urg = s(c.urgency);
     const tr = el('tr', {
       class: cls.join(' '),
@@ -795,11 +808,11 @@
     const desc = c.description_hidden === true
       ? el('span', { class: 'truncate muted', text: DESCRIPTION_HIDDEN })
       : el('span', { class: 'truncate', text: orDash(c.description), title: s(c.description) });
-    const pending = G.pendingTags(c);
-    if (!triage && !pending.length) return el('div', { class: 'truncate' }, [desc]);
+    const tags = [G.bounceTag(c), G.stageTag(c), ...G.pendingTags(c)].filter(Boolean);
+    if (!triage && !tags.length) return el('div', { class: 'truncate' }, [desc]);
     return el('div', { class: 'desc-line' }, [
       triage ? el('span', { class: 'tag-triage', text: triage, title: `分拣原因：${triage}`, dataset: { triageReason: s(c.triage_reason) } }) : null,
-      ...pending,
+      ...tags,
       desc,
     ]);
   }
@@ -1210,9 +1223,11 @@
       statusBadge(summary),
       urgencyTag(s(summary.urgency), summary.urgency_label),
       dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
+      G.bounceTag(summary),
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
       ...G.pendingTags(summary),
     ]));
+    parts.push(G.bounceBanner(summary));
     parts.push(summary.description_hidden === true
       ? el('p', { class: 'panel-desc panel-desc-hidden', text: DESCRIPTION_HIDDEN })
       : el('p', { class: 'panel-desc', text: orDash(summary.description) }));
@@ -1221,6 +1236,7 @@
       ['来源', orDash(summary.channel_label)],
       ['网格', orDash(summary.grid_name)],
       ['责任部门', s(summary.department_name) || '未派遣'],
+      G.handlerField(summary, { id: 'handler-now' }),
       ['层级', orDash(summary.level_label)],
       ['上报时间', fmtTime(summary.created_at)],
       ['派遣时间', fmtTime(summary.dispatched_at)],
@@ -1300,7 +1316,7 @@
   }
 
   function fieldList(fields) {
-    return el('dl', { class: 'fields' }, fields.flatMap(([k, v, extra]) => [
+    return el('dl', { class: 'fields' }, fields.filter(Boolean).flatMap(([k, v, extra]) => [
       el('dt', { text: k }),
       el('dd', {}, [v, extra ? el('span', { class: 'field-extra', text: extra }) : null]),
     ]));

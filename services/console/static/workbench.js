@@ -29,7 +29,7 @@
   ];
 
   const state = {
-    filters: { tab: 'all', overdue: false, dueSoon: false, category: '', grid: '', from: '', to: '', q: '' },
+    filters: { tab: 'all', overdue: false, dueSoon: false, bounced: false, category: '', grid: '', from: '', to: '', q: '' },
     items: [],
     counts: {},
     total: null,
@@ -48,6 +48,7 @@
       G.renderWhoami(me, $('whoami'), $('user'));
       const u = isObj(me.user) ? me.user : {};
       $('wb-unit').textContent = s(u.unit) || '签收 · 办理 · 反馈';
+      G.showStaffLinks(session);
       setAlert('me', null);
     },
     onLeave: () => stopLive(),
@@ -76,7 +77,7 @@
     const tab = TABS.find((t) => t[0] === f.tab) || TABS[0];
     // Days in Beijing time, both ends included (YYYY-MM-DD, as <input type="date"> gives them).
     return G.casesUrl({
-      statuses: tab[2], overdue: f.overdue, dueSoon: f.dueSoon, category: f.category, grid: f.grid,
+      statuses: tab[2], overdue: f.overdue, dueSoon: f.dueSoon, bounced: f.bounced, category: f.category, grid: f.grid,
       from: f.from, to: f.to, q: f.q, cursor, limit,
     });
   }
@@ -156,6 +157,23 @@
     return u ? s(u.department_code) : '';
   }
 
+  /**
+   * How this department stands to a case: 'lead' (its own), 'coordinator' (the first department of a
+   * flagged case, which coordinates: 首接负责) or 'assist' (helping another department).
+   */
+  function relation(c) {
+    const mine = myDepartment();
+    if (!mine || !s(c.department_code) || s(c.department_code) === mine) return 'lead';
+    return isCoordinator(c) ? 'coordinator' : 'assist';
+  }
+
+  /** A flagged case whose first department (the coordinator) is this one. */
+  function isCoordinator(c) {
+    const u = session.user;
+    const coord = s(c.coordinator_department_name);
+    return c.bounced === true && !!coord && !!u && coord === s(u.unit);
+  }
+
   function renderQueue() {
     renderTabs();
     const f = state.filters;
@@ -163,7 +181,8 @@
     const dueSoon = Number.isFinite(state.counts.due_soon) ? state.counts.due_soon : null;
     setChip('wb-overdue', f.overdue, overdue);
     setChip('wb-due-soon', f.dueSoon, dueSoon);
-    const filtered = f.overdue || f.dueSoon || f.category || f.grid || f.from || f.to || f.q;
+    setChip('wb-bounced', f.bounced, Number.isFinite(state.counts.bounced) ? state.counts.bounced : null);
+    const filtered = f.overdue || f.dueSoon || f.bounced || f.category || f.grid || f.from || f.to || f.q;
     $('wb-reset').hidden = !filtered;
 
     const rows = state.items.map(caseRow);
@@ -216,10 +235,13 @@
 
   function caseRow(c) {
     const dl = G.deadline(c);
-    const mine = myDepartment();
-    const assisting = mine && s(c.department_code) && s(c.department_code) !== mine;
+    const rel = relation(c);
+    const lead = `牵头部门：${s(c.department_name) || s(c.department_code)}`;
     const tags = [
-      assisting ? el('span', { class: 'tag-assist', text: '协办', title: `牵头部门：${s(c.department_name) || s(c.department_code)}` }) : null,
+      G.bounceTag(c),
+      rel === 'coordinator' ? el('span', { class: 'tag-assist', text: '首接协调', title: lead }) : null,
+      rel === 'assist' ? el('span', { class: 'tag-assist', text: '协办', title: lead }) : null,
+      G.stageTag(c),
       ...G.pendingTags(c),
     ].filter(Boolean);
     const desc = c.description_hidden === true
@@ -227,7 +249,7 @@
       : el('span', { class: 'truncate', text: orDash(c.description), title: s(c.description) });
     const selected = c.case_id === state.selectedId;
     return el('tr', {
-      class: `case-row${selected ? ' selected' : ''}${dl.tone === 'red' ? ' is-overdue' : ''}`,
+      class: `case-row${selected ? ' selected' : ''}${dl.tone === 'red' ? ' is-overdue' : ''}${c.bounced === true ? ' is-bounced' : ''}`,
       attrs: { tabindex: '0', 'aria-selected': selected ? 'true' : 'false' },
       dataset: { id: c.case_id, caseNo: s(c.case_no), status: s(c.status) },
     }, [
@@ -422,16 +444,18 @@
       return;
     }
     const dl = G.deadline(summary);
-    const mine = myDepartment();
-    const assisting = mine && s(summary.department_code) && s(summary.department_code) !== mine;
+    const rel = relation(summary);
     top.push(el('div', { class: 'panel-tags' }, [
       G.statusBadge(summary),
       G.urgencyTag(summary.urgency, summary.urgency_label),
       dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
+      G.bounceTag(summary),
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
-      assisting ? el('span', { class: 'tag-assist', text: '本部门协办' }) : null,
+      rel === 'assist' ? el('span', { class: 'tag-assist', text: '本部门协办' }) : null,
+      rel === 'coordinator' ? el('span', { class: 'tag-assist', text: '本部门首接协调' }) : null,
       ...G.pendingTags(d || summary),
     ]));
+    top.push(G.bounceBanner(summary, { id: 'wb-bounce-banner', mine: rel === 'coordinator' || (rel === 'lead' && isCoordinator(summary)) }));
     top.push(summary.description_hidden === true
       ? el('p', { class: 'panel-desc panel-desc-hidden', text: '（无权查看案件描述）' })
       : el('p', { class: 'panel-desc', attrs: { id: 'wb-case-desc' }, text: orDash(summary.description) }));
@@ -440,6 +464,7 @@
       d ? ['地址', orDash(d.address)] : null,
       ['来源', orDash(summary.channel_label)],
       ['牵头部门', s(summary.department_name) || '未派遣'],
+      G.handlerField(summary, { id: 'wb-handler-now' }),
       ['上报时间', G.fmtMinute(summary.created_at)],
       ['派遣时间', G.fmtMinute(summary.dispatched_at)],
       ['处置时限', G.deadlineCell(summary, dl), dl.tone === 'none' ? null : dl.tip.split('\n').slice(1).join(' ')],
@@ -454,6 +479,12 @@
       top.push(G.pendingBox(d.pending_requests));
       const result = G.latestResult(d);
       if (result && result.note) top.push(resultBox(result));
+    }
+    // 小事不出网格: the grid worker or the community has it first; the department waits for a hand-over.
+    if (G.atLocalStage(summary) && rel === 'lead') {
+      top.push(el('div', { class: 'stage-notice', attrs: { id: 'wb-stage-notice', role: 'status' } }, [
+        `该案件由${s(summary.handler_label) || `${G.LOCAL_LEVELS[s(summary.handler_level)]}先行处置`}，转交后本部门方可签收`,
+      ]));
     }
     if (d) {
       const assists = G.assistList(d.assists);
@@ -591,6 +622,7 @@
     rows.addEventListener('keydown', onRowActivate);
     $('wb-overdue').addEventListener('click', () => setFilter({ overdue: !state.filters.overdue, dueSoon: false }));
     $('wb-due-soon').addEventListener('click', () => setFilter({ dueSoon: !state.filters.dueSoon, overdue: false }));
+    $('wb-bounced').addEventListener('click', () => setFilter({ bounced: !state.filters.bounced }));
     $('wb-category').addEventListener('change', (e) => setFilter({ category: e.target.value }));
     $('wb-grid').addEventListener('change', (e) => setFilter({ grid: e.target.value }));
     $('wb-from').addEventListener('change', (e) => setFilter({ from: e.target.value }));
@@ -606,7 +638,7 @@
       $('wb-from').value = '';
       $('wb-to').value = '';
       $('wb-search').value = '';
-      setFilter({ overdue: false, dueSoon: false, category: '', grid: '', from: '', to: '', q: '' });
+      setFilter({ overdue: false, dueSoon: false, bounced: false, category: '', grid: '', from: '', to: '', q: '' });
     });
     $('wb-more').addEventListener('click', loadMore);
     $('wb-case-close').addEventListener('click', closeCase);
