@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from intake.routes import SELF_AUTHENTICATED, UPLOADS, router
+from intake.routes import PREFIXES, SELF_AUTHENTICATED, UPLOADS, router
+from intake.service import refusal_recorder
 from intake.workers import purge_forever
 from schemas.workflow import MAX_PHOTOS
 from services.db.pool import create_pool
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         multipart_prefixes=UPLOADS,
         exempt_prefixes=SELF_AUTHENTICATED,
         upload_max_bytes=MAX_PHOTOS * s.photo_max_bytes + 64 * 1024,
+        on_refused=refusal_recorder(lambda: getattr(app.state, "pool", None), PREFIXES),
     )
     app.add_middleware(Authentication, verifier=lambda: getattr(app.state, "verifier", None))
     app.include_router(router)

@@ -7,7 +7,7 @@ call these; none of them writes to the ledger any other way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,3 +249,48 @@ async def supplement(
         updates=updates,
     )
     await record_outcome(conn, raw_id, Outcome.SUPPLEMENTED, case_id=case_id, channel=channel)
+
+
+def refusal_recorder(
+    pool: Callable[[], asyncpg.Pool | None], prefixes: tuple[str, ...]
+) -> Callable[[Any, int, str, bytes], Awaitable[None]]:
+    """For the request guards: a request under ``prefixes`` refused before the app ran (too large, a
+    content type no channel takes) is kept in the raw store too, with the first bytes of its body."""
+
+    async def record(scope: Any, status: int, error: str, head: bytes) -> None:
+        path: str = scope.get("path", "")
+        db = pool()
+        if db is None or not path.startswith(prefixes):
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        try:
+            raw_id = await store_raw(
+                db,
+                RawRequest(
+                    body=head,
+                    channel=_channel_of(path),
+                    content_type=headers.get("content-type"),
+                    headers=kept_headers(headers),
+                    path=path,
+                    remote_addr=(scope.get("client") or (None,))[0],
+                ),
+            )
+            await record_outcome(
+                db, raw_id, Outcome.REJECTED, error={"error": error, "status": status, "truncated": True}
+            )
+        except (asyncpg.PostgresError, OSError):
+            pass  # the refusal stands; the database is what's missing
+
+    return record
+
+
+def _channel_of(path: str) -> str | None:
+    for prefix, channel in (
+        ("/channels/wechat", "wechat"),
+        ("/channels/hotline", "hotline"),
+        ("/open311/", "open311"),
+        ("/api/v1/app/", "app"),
+    ):
+        if path.startswith(prefix):
+            return channel
+    return None

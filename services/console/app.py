@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from intake.routes import PREFIXES as INTAKE_PREFIXES
 from intake.routes import SELF_AUTHENTICATED, UPLOADS
 from intake.routes import router as intake_router
+from intake.service import refusal_recorder
 from schemas.access import Permission
 from schemas.identity import Principal
 from schemas.workflow import MAX_PHOTOS
@@ -82,6 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=s.max_body_bytes,
         multipart_prefixes=("/api/v1/photos", *UPLOADS),
         exempt_prefixes=SELF_AUTHENTICATED,
+        # Intake's requests refused here are kept raw too (when the console runs intake in-process).
+        on_refused=None
+        if s.intake_url
+        else refusal_recorder(lambda: getattr(app.state, "pool", None), INTAKE_PREFIXES),
         upload_max_bytes=MAX_PHOTOS * s.photo_max_bytes + 64 * 1024,  # nine photos and the form around them
     )
     # Outermost: nothing below runs for a request without a valid identity (public paths aside).

@@ -13,6 +13,8 @@ parsing, so the app's handler answers; if it reaches this middleware instead, th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +36,12 @@ class BodyRejected(HTTPException):
         self.error = error
 
 
+# Told about every request the guards refuse (status, error code, the first bytes of the body): intake
+# keeps refused reports in its raw store too, so nothing that arrived is unaccounted for.
+OnRefused = Callable[[Scope, int, str, bytes], Awaitable[None]]
+KEPT_HEAD_BYTES = 4096
+
+
 class RequestGuards:
     """Pure ASGI middleware: body size limit and JSON-only content type for state-changing requests."""
 
@@ -45,8 +53,10 @@ class RequestGuards:
         multipart_prefixes: tuple[str, ...] = (),
         exempt_prefixes: tuple[str, ...] = ("/channels/",),
         upload_max_bytes: int | None = None,
+        on_refused: OnRefused | None = None,
     ) -> None:
         self.app = app
+        self.on_refused = on_refused
         self.max_body_bytes = max_body_bytes
         # Upload routes (the multipart prefixes) take larger bodies: photos.
         self.upload_max_bytes = upload_max_bytes or max_body_bytes
@@ -80,7 +90,7 @@ class RequestGuards:
         limit = self.upload_max_bytes if upload else self.max_body_bytes
         too_large = _too_large_message(limit)
         if content_length is not None and content_length > limit:
-            await _answer(scope, receive, send, 413, "payload_too_large", too_large)
+            await self._refuse(scope, receive, send, 413, "payload_too_large", too_large)
             return
 
         require_empty = False
@@ -90,16 +100,17 @@ class RequestGuards:
                     await self._unsupported(scope, receive, send, path)
                     return
             elif content_length:
-                await _answer(scope, receive, send, 415, "unsupported_media_type", EMPTY_BODY_MESSAGE)
+                await self._refuse(scope, receive, send, 415, "unsupported_media_type", EMPTY_BODY_MESSAGE)
                 return
             else:
                 require_empty = True  # no Content-Type: only an empty body is acceptable
 
         received = 0
+        head = b""
         rejected: BodyRejected | None = None
 
         async def guarded_receive() -> Message:
-            nonlocal received, rejected
+            nonlocal received, rejected, head
             if rejected is not None:
                 raise rejected
             message = await receive()
@@ -107,11 +118,15 @@ class RequestGuards:
                 body = message.get("body", b"")
                 if body:
                     received += len(body)
+                    if len(head) < KEPT_HEAD_BYTES:
+                        head += body[: KEPT_HEAD_BYTES - len(head)]
                     if received > limit:
                         rejected = BodyRejected(413, "payload_too_large", too_large)
-                        raise rejected
-                    if require_empty:
+                    elif require_empty:
                         rejected = BodyRejected(415, "unsupported_media_type", EMPTY_BODY_MESSAGE)
+                    if rejected is not None:
+                        if self.on_refused is not None:
+                            await self.on_refused(scope, rejected.status_code, rejected.error, head)
                         raise rejected
             return message
 
@@ -143,7 +158,15 @@ class RequestGuards:
     async def _unsupported(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         multipart_here = bool(self.multipart_prefixes) and path.startswith(self.multipart_prefixes)
         message = MEDIA_TYPE_MESSAGE_MULTIPART if multipart_here else MEDIA_TYPE_MESSAGE
-        await _answer(scope, receive, send, 415, "unsupported_media_type", message)
+        await self._refuse(scope, receive, send, 415, "unsupported_media_type", message)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, error: str, message: str
+    ) -> None:
+        """Answer a refusal made before the app ran (the body unread: nothing of it is kept)."""
+        if self.on_refused is not None:
+            await self.on_refused(scope, status, error, b"")
+        await _answer(scope, receive, send, status, error, message)
 
 
 def _too_large_message(limit: int) -> str:
@@ -161,6 +184,7 @@ def install_request_guards(
     multipart_prefixes: tuple[str, ...] = (),
     exempt_prefixes: tuple[str, ...] = ("/channels/",),
     upload_max_bytes: int | None = None,
+    on_refused: OnRefused | None = None,
 ) -> None:
     """Guard every route of ``app``: body limit while reading, JSON-only state-changing requests.
 
@@ -174,4 +198,5 @@ def install_request_guards(
         multipart_prefixes=multipart_prefixes,
         exempt_prefixes=exempt_prefixes,
         upload_max_bytes=upload_max_bytes,
+        on_refused=on_refused,
     )

@@ -95,3 +95,24 @@ async def test_old_raw_requests_are_purged(db: asyncpg.Pool) -> None:
     counts = await purge(db, retention_days=180, nonce_window_s=300)
     assert counts["raw_inbound"] >= 1
     assert await db.fetchval("SELECT count(*) FROM raw_inbound WHERE id = $1", old) == 0
+
+
+async def test_requests_refused_before_they_are_read_are_kept_too(
+    api: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    before = await db.fetchval("SELECT coalesce(max(id), 0) FROM raw_inbound")
+    huge = await api.post(
+        "/api/v1/reports", content=b"{" + b" " * 200_000 + b"}", headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413
+    form = await api.post(
+        "/api/v1/reports", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 415
+    rows = await db.fetch(
+        "SELECT outcome, error, length(body) AS size FROM raw_inbound WHERE id > $1 ORDER BY id", before
+    )
+    assert [(r["outcome"], r["error"]["error"]) for r in rows] == [
+        ("rejected", "payload_too_large"),
+        ("rejected", "unsupported_media_type"),
+    ]
