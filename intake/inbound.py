@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
+from intake.hotline.orders import replay_order
 from intake.service import Outcome, new_case_from, record_outcome, take_in
 from schemas.api import ReportIn
 from schemas.identity import Actor
@@ -42,7 +43,10 @@ async def _replay_json_report(pool: asyncpg.Pool, row: asyncpg.Record) -> str:
 
 
 # Which stored requests can be run again, by the path they arrived on.
-REPLAYERS: dict[str, Replayer] = {"/api/v1/reports": _replay_json_report}
+REPLAYERS: dict[str, Replayer] = {
+    "/api/v1/reports": _replay_json_report,
+    "/channels/hotline": replay_order,  # only orders whose signature was checked when they arrived
+}
 
 
 @dataclass(frozen=True, slots=True)

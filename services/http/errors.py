@@ -40,6 +40,14 @@ _REASONS_ZH = {
     "model_attributes_type": "应为对象",
     "json_invalid": "不是合法的JSON",
     "value_error": "取值无效",
+    "bool_type": "应为布尔值",
+    "datetime_type": "应为日期时间",
+    "datetime_parsing": "日期时间格式不正确（应为 ISO 8601，如 2026-11-25T09:30:00+08:00）",
+    "datetime_from_date_parsing": "日期时间格式不正确（应为 ISO 8601，如 2026-11-25T09:30:00+08:00）",
+    "timezone_aware": "日期时间须带时区（如 +08:00）",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "too_long": "数量太多",
 }
 
 
