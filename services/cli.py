@@ -18,6 +18,7 @@ from intake.hotline.commands import app as import_app
 from services.classify.commands import routing_app
 from services.geo.commands import app as grids_app
 from services.matrix.commands import app as matrix_app
+from services.sla.calendar_commands import calendar_app
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ app.add_typer(grids_app, name="grids")
 app.add_typer(matrix_app, name="matrix")
 app.add_typer(import_app, name="import")
 app.add_typer(intake_app, name="intake")
+app.add_typer(calendar_app, name="calendar")
 
 
 class Service(StrEnum):
