@@ -117,7 +117,11 @@ async def purge(
         "RETURNING 1) SELECT count(*) FROM gone",
         MESSAGE_KEYS_KEPT_DAYS,
     )
-    return {"raw_inbound": raw, "channel_nonces": nonces, "channel_messages": keys}
+    sessions = await pool.fetchval(
+        "WITH gone AS (DELETE FROM channel_sessions WHERE last_message_at < clock_timestamp() - interval '1 day' "
+        "RETURNING 1) SELECT count(*) FROM gone"
+    )
+    return {"raw_inbound": raw, "channel_nonces": nonces, "channel_messages": keys, "channel_sessions": sessions}
 
 
 async def list_raw(
