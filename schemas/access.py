@@ -56,6 +56,7 @@ class Permission(StrEnum):
     TOKENS_MANAGE = "tokens.manage"
     AUDIT_READ = "audit.read"
     DEAD_LETTERS_MANAGE = "dead_letters.manage"
+    GRID_APP = "grid_app.use"  # the grid worker's app: reports from the street, 零上报
     RAW_INBOUND_READ = "raw_inbound.read"  # requests as they arrived: personal data, admins only
     METRICS_READ = "metrics.read"
     API_DOCS = "api_docs.read"
@@ -77,6 +78,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.AUDIT_READ: "查看审计日志",
     Permission.DEAD_LETTERS_MANAGE: "处理死信",
     Permission.RAW_INBOUND_READ: "查看原始上报请求",
+    Permission.GRID_APP: "使用网格员App上报",
     Permission.METRICS_READ: "查看运行指标",
     Permission.API_DOCS: "查看接口文档",
     Permission.CASE_UPLOAD_PHOTOS: "上传现场照片",
@@ -197,6 +199,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.GRID_WORKER, P.CASE_READ_DETAILS): S.AREA,
     (R.GRID_WORKER, P.CASE_READ_INTERNAL): S.AREA,
     (R.GRID_WORKER, P.CASE_REPORT): S.GLOBAL,
+    (R.GRID_WORKER, P.GRID_APP): S.GLOBAL,
     (R.GRID_WORKER, P.CASE_CLOSE): S.AREA,
     (R.GRID_WORKER, P.CASE_REWORK): S.AREA,
     (R.GRID_WORKER, P.CASE_UPLOAD_PHOTOS): S.AREA,

@@ -37,7 +37,7 @@ PHOTO_FIELDS = ("photos", "files")
     "/reports", status_code=202, response_model=ReportAccepted, summary="网格员上报（GPS定位与现场照片）"
 )
 async def post_report(
-    request: Request, principal: Annotated[Principal, require(Permission.CASE_REPORT)]
+    request: Request, principal: Annotated[Principal, require(Permission.GRID_APP)]
 ) -> JSONResponse:
     pool = request.app.state.pool
     body = await request.body()  # kept raw first; the form is parsed from the same bytes
@@ -169,7 +169,7 @@ def _today() -> date:
 
 @router.post("/checkins", status_code=201, summary="零上报：今日本网格无事项可报")
 async def post_checkin(
-    request: Request, body: CheckinIn, principal: Annotated[Principal, require(Permission.CASE_REPORT)]
+    request: Request, body: CheckinIn, principal: Annotated[Principal, require(Permission.GRID_APP)]
 ) -> CheckinOut:
     if check_channel(principal, Channel.APP):
         raise Forbidden("只有网格员可以零上报")

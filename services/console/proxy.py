@@ -10,7 +10,16 @@ from fastapi import FastAPI, Request, Response
 from services.http.errors import error_response
 
 # Request headers intake needs: credentials (it checks them again), content, channels' signatures.
-FORWARDED = ("content-type", "authorization", "cookie", "x-csrf-token", "user-agent", "accept")
+FORWARDED = (
+    "content-type",
+    "authorization",
+    "cookie",
+    "x-csrf-token",
+    "user-agent",
+    "accept",
+    "idempotency-key",
+    "x-request-id",
+)
 FORWARDED_PREFIX = "x-gridcase-"
 RETURNED = ("content-type", "location", "retry-after")
 
