@@ -1,5 +1,5 @@
-"""Escalation's event subscribers: start the SLA clock when a case is dispatched, stop it when the
-work is done (the handler table of its consumer)."""
+"""Escalation's event subscribers: every lifecycle event that starts, pauses, resumes, moves, restarts or
+ends a clock (``CLOCK_RULES``) goes to one handler (the handler table of its consumer)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,16 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from escalation.service import move_clock, start_clock, stop_clock
-from schemas.events import EventEnvelope, EventType, ExtensionApprovedPayload
+from escalation.service import Rules, apply_lifecycle
+from schemas.events import EventEnvelope
 from services.messaging.consumer import Handler
-
-STOP_ON = (
-    EventType.RESOLVED,
-    EventType.CLOSED,
-    EventType.REJECTED,
-    EventType.MARKED_DUPLICATE,
-    EventType.SUSPENDED,
-    EventType.SUSPENSION_APPROVED,
-)
+from services.reference.catalog import CatalogCache
+from services.sla.clocks import CLOCK_RULES
 
 
-def handlers() -> Mapping[str, Handler]:
-    async def on_dispatched(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        await start_clock(conn, case_id=event.case_id, started_at=event.occurred_at)
+def handlers(rules: Rules | None = None, catalogs: CatalogCache | None = None) -> Mapping[str, Handler]:
+    async def on_lifecycle(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        assert rules is not None and catalogs is not None  # only the AsyncAPI document builds it without
+        await apply_lifecycle(conn, event, rules=rules, catalog=await catalogs.get())
 
-    async def on_stopped(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        await stop_clock(conn, case_id=event.case_id)
-
-    async def on_extended(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        payload = ExtensionApprovedPayload.model_validate(event.payload)
-        await move_clock(conn, case_id=event.case_id, due_at=payload.to_due_at)
-
-    table: dict[str, Handler] = {
-        EventType.DISPATCHED: on_dispatched,
-        EventType.REDISPATCHED: on_dispatched,
-        EventType.HANDED_OVER: on_dispatched,  # the department's own clock starts when it takes over
-        EventType.EXTENSION_APPROVED: on_extended,
-    }
-    table.update({t: on_stopped for t in STOP_ON})
-    return table
+    return dict.fromkeys(CLOCK_RULES, on_lifecycle)

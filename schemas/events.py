@@ -46,6 +46,10 @@ class EventType(StrEnum):
     BOUNCE_FLAGGED = "case.bounce_flagged"  # returned twice or a third department: raised, coordinated
     ORIGINAL_CLOSED = "case.original_closed"  # on a merged duplicate: its original was closed
     SLA_STARTED = "case.sla_started"
+    DEADLINE_WARNING = "case.deadline_warning"  # a clock reached the yellow light (once per clock)
+    SUPERVISION_ORDERED = "case.supervision_ordered"  # 督办单 issued
+    SUPERVISION_REPLIED = "case.supervision_replied"
+    SUPERVISION_OVERDUE = "case.supervision_overdue"  # the order's reply is late
     ESCALATED = "case.escalated"
     OVERDUE = "case.overdue"
     NOTIFICATION_DELIVERED = "notification.delivered"
@@ -102,6 +106,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.ASSIST_REPORTED: "协办反馈",
     EventType.SUPPLEMENTED: "群众补充信息",
     EventType.HANDED_OVER: "转交职能部门",
+    EventType.DEADLINE_WARNING: "临期预警",
+    EventType.SUPERVISION_ORDERED: "下发督办单",
+    EventType.SUPERVISION_REPLIED: "督办回复",
+    EventType.SUPERVISION_OVERDUE: "督办回复超期",
     EventType.BOUNCE_FLAGGED: "推诿预警",
     EventType.ORIGINAL_CLOSED: "原案件已结案",
     EventType.SLA_STARTED: "开始计时",
@@ -167,6 +175,25 @@ class DispatchedPayload(BaseModel):
     assist_departments: list[str] = Field(default_factory=list)
 
 
+class DeadlineWarningPayload(BaseModel):
+    phase: str  # sign | handle | check
+    phase_label: str
+    due_at: datetime
+    elapsed_ratio: float
+    light: str  # yellow
+
+
+class SupervisionPayload(BaseModel):
+    order_id: int
+    issuer_level: str
+    issuer_label: str
+    reason: str
+    reply_due_at: datetime
+    department_code: str | None = None
+    department_name: str | None = None
+    reply: str | None = None
+
+
 class SupplementedPayload(BaseModel):
     """A resident's later message within the window, added to their case (no personal data here)."""
 
@@ -215,8 +242,13 @@ class EscalatedPayload(BaseModel):
     from_level_label: str
     to_level: str
     to_level_label: str
-    due_at: datetime | None
+    due_at: datetime | None  # when the next step fires, if any
     overdue_since: datetime
+    step: int = 1  # 1-based, of steps
+    steps: int = 1
+    supervisor: str | None = None  # who supervises from now on
+    notify: str | None = None  # who is told
+    order_id: int | None = None  # the supervision order this step issued
 
 
 class NotificationPayload(BaseModel):

@@ -76,6 +76,35 @@ class Settings(BaseSettings):
     rate_resident_per_min: float = Field(default=20.0, gt=0)
     rate_address_per_s: float = Field(default=200.0, gt=0)
 
+    # Working time and SLA clocks (issue 9).
+    office_hours: str = "08:30-12:00,13:30-17:30"  # per working day; a department may differ later
+    calendar_file: str | None = None  # default <home>/calendar.yaml (`gridcase calendar import`)
+    deadline_warn_ratio: float = Field(default=0.8, gt=0, lt=1)  # the yellow light, and its warning
+    check_limit: str = "1wd"  # the on-site check (核查) after a case is reported handled
+    default_sign_limit: str = "2wh"  # a case dispatched without a category
+    default_handle_limit: str = "3wd"
+    supervision_reply_limit: str = "1wd"  # a supervision order's reply deadline
+
+    @property
+    def calendar_path(self) -> str:
+        return self.calendar_file or f"{self.home}/calendar.yaml"
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, v: str) -> str:
+        from services.sla.worktime import OfficeHours
+
+        OfficeHours.parse(v)  # refuse a bad value at start, not at the first deadline
+        return v
+
+    @field_validator("check_limit", "default_sign_limit", "default_handle_limit", "supervision_reply_limit")
+    @classmethod
+    def _time_limit(cls, v: str) -> str:
+        from services.sla.timelimits import TimeLimit
+
+        TimeLimit.parse(v)
+        return v
+
     @property
     def media_path(self) -> str:
         return self.media_dir or f"{self.home}/media"

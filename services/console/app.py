@@ -36,6 +36,7 @@ from services.reference.catalog import CatalogCache
 from services.runtime.logs import configure_logging
 from services.runtime.service_app import add_ops_routes
 from services.settings import Settings, get_settings, service_settings
+from services.sla.clocks import time_base
 
 STATIC = resources.files("services.console") / "static"
 _MEDIA_TYPES = {
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = s
         app.state.pool = await create_pool(s.database_url, max_size=s.db_pool_max)
         app.state.catalogs = CatalogCache(app.state.pool)
+        app.state.timebase = time_base(s.calendar_path, s.office_hours)
         app.state.verifier = TokenVerifier(app.state.pool, app.state.catalogs, ttl_s=s.token_cache_s)
         app.state.feed = CaseEventFeed(s.database_url)
         app.state.feed.start()

@@ -32,12 +32,17 @@ from services.console.listing import DEFAULT_DUE_WITHIN_H, CaseFilters, Cursor
 from services.privacy.masking import mask_address, mask_free_text, mask_id_number, mask_name, mask_phone
 from services.privacy.redaction import redact_url
 from services.reference.catalog import Catalog
+from services.sla.clocks import CLOCK_COLUMNS, Phase, TimeBase
+from services.sla.clocks import from_row as clock_from_row
+from services.sla.clocks import view as clock_view
+from services.supervision.service import orders_of as supervision_orders_of
 
 _ACTOR_LABELS = {
     "system:dispatch": "系统·自动派遣",
     "system:escalation": "系统·督办升级",
     "system:notify": "系统·通知",
 }
+ORDER_STATUS_LABELS = {"open": "待回复", "replied": "已回复", "closed": "已办结"}
 ATTACHMENT_LABELS = {"image": "图片", "voice": "语音", "video": "视频", "file": "文件"}
 NOTIFICATION_STATUS_LABELS = {"pending": "待发送", "delivered": "已送达", "failed": "发送失败"}
 
@@ -392,11 +397,17 @@ def viewer(principal: Principal, facts: CaseFacts, status: str, state: CaseState
 
 
 async def case_detail(
-    conn: asyncpg.Connection, catalog: Catalog, principal: Principal, case_id: uuid.UUID
+    conn: asyncpg.Connection,
+    catalog: Catalog,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    tb: TimeBase | None = None,
+    warn_ratio: float = 0.8,
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"SELECT {_SUMMARY_COLUMNS}, address, reporter_name, reporter_phone, reporter_id_number, external_id, "
-        "category_suggestions, classifier_version, category_source FROM cases WHERE id = $1",
+        "category_suggestions, classifier_version, category_source, supervisor_label FROM cases WHERE id = $1",
         case_id,
     )
     if row is None:
@@ -467,6 +478,24 @@ async def case_detail(
         for e in events
     ]
     out["notifications"] = await _notifications(conn, case_id) if internal else []
+    # Every clock explained: due time, elapsed working time, pauses and extensions, the light.
+    clock_rows = await conn.fetch(f"SELECT {CLOCK_COLUMNS} FROM case_clocks WHERE case_id = $1", case_id)
+    order = {p: i for i, p in enumerate(Phase)}
+    out["clocks"] = (
+        [clock_view(clock_from_row(r), tb, now, warn_ratio=warn_ratio) for r in clock_rows]
+        if tb is not None
+        else []
+    )
+    out["clocks"].sort(key=lambda c: order[Phase(c["phase"])])
+    out["supervisor_label"] = row["supervisor_label"]
+    out["supervision_orders"] = [
+        o
+        | {
+            "status_label": ORDER_STATUS_LABELS.get(o["status"], o["status"]),
+            "overdue": o["overdue_at"] is not None,
+        }
+        for o in await supervision_orders_of(conn, case_id)
+    ]
     return out
 
 

@@ -103,7 +103,14 @@ async def get_case(
     catalog = await request.app.state.catalogs.get()
     async with request.app.state.pool.acquire() as conn:
         await check_case(conn, principal, Permission.CASE_READ, case_id)
-        return await queries.case_detail(conn, catalog, principal, case_id)
+        return await queries.case_detail(
+            conn,
+            catalog,
+            principal,
+            case_id,
+            tb=request.app.state.timebase,
+            warn_ratio=request.app.state.settings.deadline_warn_ratio,
+        )
 
 
 @router.post("/cases/{case_id}/actions", summary="对案件执行操作（签收、退回、办结…）")

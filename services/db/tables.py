@@ -225,6 +225,7 @@ cases = Table(
     Column("reporter_ref", Text, nullable=True),  # the resident as the channel knows them (openid)
     Column("intake_details", JSONB, nullable=True),  # channel details without personal data
     Column("likely_duplicate_of", UUID(as_uuid=True), nullable=True),  # 并案 candidate found at routing
+    Column("supervisor_label", Text, nullable=True),  # who supervises it now (the escalation level's unit)
     Column("due_at", TS, nullable=True),
     Column("dispatched_at", TS, nullable=True),
     Column("last_seq", Integer, nullable=False, server_default="0"),
@@ -596,4 +597,75 @@ grid_checkins = Table(
     Column("note", Text, nullable=True),
     Column("created_at", TS, nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("grid_code", "day", "worker"),
+)
+
+# --- clocks, timers, supervision (issue 9) ---------------------------------------------------
+
+# One clock per case and phase (sign, handle, check), in working or calendar minutes.
+case_clocks = Table(
+    "case_clocks",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("phase", Text, nullable=False),
+    Column("state", Text, nullable=False),  # running | paused | done | stopped
+    Column("limit_text", Text, nullable=False),
+    Column("working", Boolean, nullable=False),
+    Column("limit_minutes", Double, nullable=False),
+    Column("extended_minutes", Double, nullable=False, server_default="0"),
+    Column("used_minutes", Double, nullable=False, server_default="0"),
+    Column("started_at", TS, nullable=False),
+    Column("span_started_at", TS, nullable=True),
+    Column("paused_at", TS, nullable=True),
+    Column("due_at", TS, nullable=True),
+    Column("provisional", Boolean, nullable=False, server_default=text("false")),
+    Column("warned_at", TS, nullable=True),
+    Column("overdue_at", TS, nullable=True),
+    Column("ended_at", TS, nullable=True),
+    Column("step", Integer, nullable=False, server_default="0"),
+    Column("policy", JSONB, nullable=True),
+    Column("history", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", TS, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("case_id", "phase"),
+)
+
+# Durable timers, claimed with FOR UPDATE SKIP LOCKED; a timer for an old clock version is a no-op.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), nullable=False),
+    Column("phase", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # warn | due | step | order_due
+    Column("ref", BigInteger, nullable=True),
+    Column("clock_version", Integer, nullable=True),
+    Column("due_at", TS, nullable=False),
+    Column("fired_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Index("ix_timers_pending_due", "due_at", postgresql_where=text("fired_at IS NULL")),
+    Index("ix_timers_case", "case_id"),
+)
+
+# 督办单: issued by escalation or by an operator or leader, answered by the department.
+supervision_orders = Table(
+    "supervision_orders",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), nullable=False),
+    Column("issuer_level", Text, nullable=False),
+    Column("issuer_label", Text, nullable=False),
+    Column("issued_by", Text, nullable=False),
+    Column("issued_by_label", Text, nullable=True),
+    Column("department_code", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("reply_due_at", TS, nullable=False),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("reply", Text, nullable=True),
+    Column("replied_by", Text, nullable=True),
+    Column("replied_by_label", Text, nullable=True),
+    Column("replied_at", TS, nullable=True),
+    Column("overdue_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Index("ix_supervision_orders_case", "case_id"),
+    Index("ix_supervision_orders_open_due", "reply_due_at", postgresql_where=text("status = 'open'")),
 )

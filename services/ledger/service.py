@@ -37,6 +37,7 @@ UPDATABLE = frozenset(
         "duplicate_of",
         "category_source",
         "likely_duplicate_of",
+        "supervisor_label",
         "description",
         "lat",
         "lon",

@@ -9,7 +9,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from escalation.service import escalate_due
+from escalation.app import rules_from
+from escalation.workers import fire_due
+from services.reference.catalog import CatalogCache
+from services.settings import Settings
 from tests.integration.conftest import case_in_status, department_headers, post_report, role_headers
 from tests.support import Webhook, wait_for
 
@@ -43,8 +46,13 @@ async def test_short_time_limit_escalates_up_the_ladder(
     await wait_for(
         lambda: _events_of(db, case_id, "case.overdue"), timeout=30, what="overdue at district level"
     )
-    levels = [e["payload"]["to_level"] for e in await _events_of(db, case_id, "case.escalated")]
-    assert levels == ["community", "street", "district"]
+    climbed = [e["payload"] for e in await _events_of(db, case_id, "case.escalated")]
+    assert [e["to_level"] for e in climbed] == ["community", "street", "district"]
+    assert [e["supervisor"] for e in climbed] == ["柳塘社区", "梅溪街道", "区网格化管理指挥中心"]
+    # The street and the district command centre each issue a supervision order (督办单).
+    orders = await _events_of(db, case_id, "case.supervision_ordered")
+    assert [o["payload"]["issuer_level"] for o in orders] == ["street", "command_centre"]
+    assert len(await _events_of(db, case_id, "case.overdue")) == 1
     await wait_for(
         lambda: _hooks(webhook, case_id, "case.escalated", 3), timeout=15, what="3 escalation webhooks"
     )
@@ -69,12 +77,14 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
         assert r.status_code == 200, r.text
 
     async def stopped() -> bool:
-        return (
-            await db.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1", uuid.UUID(case_id))
-            == "stopped"
-        )
+        states = await db.fetch("SELECT phase, state FROM case_clocks WHERE case_id = $1", uuid.UUID(case_id))
+        return {r["phase"]: r["state"] for r in states} == {
+            "sign": "done",
+            "handle": "done",
+            "check": "running",
+        }
 
-    await wait_for(stopped, what="clock stopped")
+    await wait_for(stopped, what="handling clock done, check clock running")
     await wait_for(lambda: _past_due(db, case_id), timeout=10, what="the old deadline to pass")
     assert await _events_of(db, case_id, "case.escalated") == []
 
@@ -87,20 +97,17 @@ async def test_a_deadline_fires_once_with_competing_schedulers(
     )
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
+    # The handling clock's due timer, brought forward: three schedulers here and the service's own race.
     await db.execute(
-        "UPDATE sla_clocks SET due_at = clock_timestamp() - interval '1 second' WHERE case_id = $1",
+        "UPDATE timers SET due_at = clock_timestamp() - interval '1 second' "
+        "WHERE case_id = $1 AND phase = 'handle' AND kind = 'due' AND fired_at IS NULL",
         uuid.UUID(case_id),
     )
-
-    async def fire() -> object:
-        async with db.acquire() as conn, conn.transaction():
-            return await escalate_due(conn, case_id=uuid.UUID(case_id))
-
-    # Three schedulers here plus the escalation service's own race for the same deadline.
-    results = await asyncio.gather(*(fire() for _ in range(3)))
+    rules = rules_from(Settings())
+    results = await asyncio.gather(*(fire_due(db, rules, CatalogCache(db)) for _ in range(3)))
 
     await wait_for(lambda: _events_of(db, case_id, "case.escalated"), what="the escalation")
-    assert sum(r is not None for r in results) <= 1
+    assert sum(n for n, _ in results) <= 1
     assert len(await _events_of(db, case_id, "case.escalated")) == 1
 
 
@@ -117,7 +124,8 @@ async def test_invalid_time_limit_is_refused(api: httpx.AsyncClient) -> None:
 async def _past_due(db: asyncpg.Pool, case_id: str) -> bool:
     return bool(
         await db.fetchval(
-            "SELECT due_at + interval '1 second' < clock_timestamp() FROM sla_clocks WHERE case_id = $1",
+            "SELECT due_at + interval '1 second' < clock_timestamp() FROM case_clocks "
+            "WHERE case_id = $1 AND phase = 'handle'",
             uuid.UUID(case_id),
         )
     )
