@@ -121,7 +121,12 @@ async def purge(
         "WITH gone AS (DELETE FROM channel_sessions WHERE last_message_at < clock_timestamp() - interval '1 day' "
         "RETURNING 1) SELECT count(*) FROM gone"
     )
-    return {"raw_inbound": raw, "channel_nonces": nonces, "channel_messages": keys, "channel_sessions": sessions}
+    return {
+        "raw_inbound": raw,
+        "channel_nonces": nonces,
+        "channel_messages": keys,
+        "channel_sessions": sessions,
+    }
 
 
 async def list_raw(

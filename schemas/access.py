@@ -47,6 +47,8 @@ class Permission(StrEnum):
     CASE_REFUSE_SUSPENSION = "case.refuse_suspension"
     CASE_REPORT_ASSIST = "case.report_assist"
     CASE_HAND_OVER = "case.hand_over"
+    CASE_SUPERVISE = "case.supervise"  # issue a supervision order (督办单)
+    CASE_REPLY_SUPERVISION = "case.reply_supervision"  # the lead department answers it
     CASE_UPLOAD_PHOTOS = "case.upload_photos"  # photos for a result or a check, attached by the action
     # the rest of the system
     LIVE_FEED = "live_feed.read"
@@ -79,6 +81,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.DEAD_LETTERS_MANAGE: "处理死信",
     Permission.RAW_INBOUND_READ: "查看原始上报请求",
     Permission.GRID_APP: "使用网格员App上报",
+    Permission.CASE_SUPERVISE: "下发督办单",
+    Permission.CASE_REPLY_SUPERVISION: "回复督办单",
     Permission.METRICS_READ: "查看运行指标",
     Permission.API_DOCS: "查看接口文档",
     Permission.CASE_UPLOAD_PHOTOS: "上传现场照片",
@@ -173,10 +177,12 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.OPERATOR, P.CASE_APPROVE_SUSPENSION): S.AREA,
     (R.OPERATOR, P.CASE_REFUSE_SUSPENSION): S.AREA,
     (R.OPERATOR, P.CASE_UPLOAD_PHOTOS): S.AREA,
+    (R.OPERATOR, P.CASE_SUPERVISE): S.AREA,
     # leader: reads everything in the area, supervises, reads the audit log of the area's cases
     (R.LEADER, P.CASE_READ): S.AREA,
     (R.LEADER, P.CASE_READ_INTERNAL): S.AREA,
     (R.LEADER, P.AUDIT_READ): S.AREA,
+    (R.LEADER, P.CASE_SUPERVISE): S.AREA,  # 领导督办
     # department: the cases it leads or assists on
     (R.DEPARTMENT, P.CASE_READ): S.DEPARTMENT,
     (R.DEPARTMENT, P.CASE_READ_DETAILS): S.DEPARTMENT,
@@ -190,6 +196,7 @@ POLICY: dict[tuple[Role, Permission], Scope] = {
     (R.DEPARTMENT, P.CASE_REQUEST_SUSPENSION): S.LEAD,
     (R.DEPARTMENT, P.CASE_REPORT_ASSIST): S.DEPARTMENT,  # the workflow checks it is an assisting one
     (R.DEPARTMENT, P.CASE_UPLOAD_PHOTOS): S.DEPARTMENT,
+    (R.DEPARTMENT, P.CASE_REPLY_SUPERVISION): S.LEAD,
     # grid worker (and community staff, whose area is the community): their own grids; reports, the
     # on-site check (核查), and the cases worked at their grid or community first (小事不出网格)
     (R.GRID_WORKER, P.CASE_SIGN): S.LOCAL,

@@ -91,7 +91,7 @@ class ReportIn(BaseModel):
     @model_validator(mode="after")
     def handed_down_only_from_above(self) -> ReportIn:
         if (self.channel is Channel.SUPERIOR) != (self.handed_down is not None):
-            raise ValueError("handed_down is required for channel superior, and only for it")
+            raise ValueError("上级交办（channel superior）须填写 handed_down（交办单位等），其他渠道不能填写")
         return self
 
     @field_validator("description")

@@ -31,6 +31,8 @@ WECHAT_APPID = "wx1234567890abcdef"
 HOTLINE_SECRET = "hotline-secret-7d2e9b"
 HOTLINE_SECRETS = {"cti-east": "east-secret-31c8", "cti-west": "west-secret-92aa"}
 SECRETS: set[str] = set()
+# Reference data changed in one process reaches the others' catalogs within a second (CatalogCache).
+REFERENCE_REACHES_S = 1.5
 TOKENS: dict[str, str] = {}  # role -> bearer token, filled by the `tokens` fixture
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from schemas.identity import Principal
 from schemas.workflow import MAX_PHOTOS
 from services.casework import photos
 from services.geo.coords import to_wgs84
-from services.http.errors import Forbidden, Invalid, field_errors
+from services.http.errors import FieldsInvalid, Forbidden, Invalid, field_errors
 from services.identity.dependencies import require
 from services.ledger.service import NewCase
 
@@ -55,7 +55,7 @@ async def post_report(
     )
     try:
         return await _take_report(request, principal, raw_id)
-    except (Invalid, Forbidden) as exc:
+    except (Invalid, FieldsInvalid, Forbidden) as exc:
         await record_outcome(
             pool, raw_id, Outcome.REJECTED, error={"error": exc.error, "message": exc.message}, channel="app"
         )
@@ -71,8 +71,7 @@ async def _take_report(request: Request, principal: Principal, raw_id: int) -> J
     try:
         report = AppReportIn.model_validate(fields)
     except ValidationError as exc:
-        errors = field_errors(list(exc.errors()))
-        raise Invalid(errors[0].field, "；".join(f"{e.field}：{e.reason}" for e in errors)) from None
+        raise FieldsInvalid(field_errors(list(exc.errors())), "上报内容有误，请检查以下字段") from None
     if len(uploads) > MAX_PHOTOS:
         raise Invalid("photos", f"最多附{MAX_PHOTOS}张照片")
     checked = []

@@ -37,6 +37,7 @@ from services.runtime.logs import configure_logging
 from services.runtime.service_app import add_ops_routes
 from services.settings import Settings, get_settings, service_settings
 from services.sla.clocks import time_base
+from services.supervision.endpoints import router as supervision_router
 
 STATIC = resources.files("services.console") / "static"
 _MEDIA_TYPES = {
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(router)
     app.include_router(matrix_router)
+    app.include_router(supervision_router)
     # The public port takes reports and channel callbacks too. With no separate intake service named,
     # the console runs the intake code in-process (same transaction path, no extra HTTP hop);
     # otherwise it forwards intake's prefixes there unchanged.

@@ -302,6 +302,7 @@ async def patch_category(
             details={k: {"from": before[k], "to": v} for k, v in changes.items()},
             client_ip=_client_ip(request),
         )
+    request.app.state.catalogs.invalidate()  # this process routes with the new limits at once
     return dict(row)
 
 

@@ -375,21 +375,6 @@ dead_letters = Table(
     Column("replayed_at", TS, nullable=True),
 )
 
-# --- escalation -------------------------------------------------------------------------------
-
-sla_clocks = Table(
-    "sla_clocks",
-    metadata,
-    Column("case_id", UUID(as_uuid=True), ForeignKey("cases.id"), primary_key=True),
-    Column("started_at", TS, nullable=False),
-    Column("due_at", TS, nullable=False),
-    Column("step", Integer, nullable=False, server_default="0"),
-    Column("policy", JSONB, nullable=False),  # snapshot taken when the clock starts
-    Column("state", Text, nullable=False, server_default="running"),  # running | stopped | exhausted
-    Column("updated_at", TS, nullable=False, server_default=func.now()),
-    Index("ix_sla_clocks_due", "due_at", postgresql_where=text("state = 'running'")),
-)
-
 # --- notify -----------------------------------------------------------------------------------
 
 notifications = Table(

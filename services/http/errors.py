@@ -52,14 +52,41 @@ _REASONS_ZH = {
 
 
 def field_errors(errors: list[Any], *, skip_prefix: tuple[str, ...] = ("body",)) -> list[FieldError]:
+    """Pydantic's errors as fields and Chinese reasons (people read them; the English stays out)."""
     out = []
     for e in errors:
         loc = [str(p) for p in e.get("loc", ())]
         while loc and loc[0] in skip_prefix:
             loc = loc[1:]
-        reason_zh = _REASONS_ZH.get(e.get("type", ""), "取值无效")
-        out.append(FieldError(field=".".join(loc) or "body", reason=f"{reason_zh}：{e.get('msg', '')}"))
+        out.append(FieldError(field=".".join(loc) or "body", reason=_reason(e)))
     return out
+
+
+def _reason(e: dict[str, Any]) -> str:
+    kind = e.get("type", "")
+    if kind == "value_error":  # our validators raise Chinese messages
+        return str(e.get("msg", "")).removeprefix("Value error, ") or "取值无效"
+    reason = _REASONS_ZH.get(kind, "取值无效")
+    ctx = e.get("ctx") or {}
+    if "min_length" in ctx:
+        reason += (
+            f"（至少{ctx['min_length']}个字）"
+            if kind.startswith("string")
+            else f"（至少{ctx['min_length']}项）"
+        )
+    elif "max_length" in ctx:
+        reason += (
+            f"（最多{ctx['max_length']}个字）"
+            if kind.startswith("string")
+            else f"（最多{ctx['max_length']}项）"
+        )
+    elif "ge" in ctx:
+        reason += f"（不小于{ctx['ge']}）"
+    elif "le" in ctx:
+        reason += f"（不大于{ctx['le']}）"
+    elif "expected" in ctx:
+        reason += f"（可选：{ctx['expected']}）"
+    return reason
 
 
 def error_response(
@@ -120,6 +147,15 @@ class Invalid(ApiError):
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason, fields=[FieldError(field=field, reason=reason)])
+
+
+class FieldsInvalid(ApiError):
+    """422 naming every field that is wrong (a form or body checked as a whole)."""
+
+    status, error = 422, "validation_error"
+
+    def __init__(self, fields: list[FieldError], message: str = "提交内容有误，请检查以下字段") -> None:
+        super().__init__(message, fields=fields)
 
 
 def validation_response(exc: ValidationError | RequestValidationError) -> JSONResponse:

@@ -120,7 +120,7 @@ class CatalogCache:
     statement trigger on the reference tables bumps ``reference_version`` (migration 0007).
     """
 
-    def __init__(self, pool: asyncpg.Pool, ttl_s: float = 5.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, ttl_s: float = 1.0) -> None:
         self.pool = pool
         self.ttl_s = ttl_s
         self._catalog: Catalog | None = None

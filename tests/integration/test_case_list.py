@@ -124,7 +124,7 @@ async def test_overdue_filter_and_counter(
 ) -> None:
     op, mark, case_a = as_role["operator"], marked["mark"], marked["id"]["A"]
     before = (await _list(op, q=mark))["counts"]["overdue"]
-    # The console's deadline is the case's due_at (escalation keeps its own clock in sla_clocks).
+    # The console's deadline is the case's due_at (the handling clock's, kept by escalation).
     await db.execute("UPDATE cases SET due_at = now() - interval '1 hour' WHERE id = $1", uuid.UUID(case_a))
     page = await _list(op, q=mark, overdue="true")
     assert _ids(page) == {case_a}

@@ -14,7 +14,7 @@ from escalation.workers import fire_due
 from services.reference.catalog import CatalogCache
 from services.settings import Settings
 from tests.integration.conftest import case_in_status, department_headers, post_report, role_headers
-from tests.support import Webhook, wait_for
+from tests.support import REFERENCE_REACHES_S, Webhook, wait_for
 
 # 0701 特殊人群关爱求助 starts at grid level; only this module changes its limit.
 CATEGORY = "0701"
@@ -27,6 +27,7 @@ async def test_short_time_limit_escalates_up_the_ladder(
         f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "2s"}, headers=role_headers("admin")
     )
     assert r.status_code == 200, r.text
+    await asyncio.sleep(REFERENCE_REACHES_S)  # dispatch routes with the new limit
     case_id = (await post_report(api, category_code=CATEGORY, description="独居老人摔倒，需要上门查看"))[
         "case_id"
     ]
@@ -62,6 +63,7 @@ async def test_signed_and_resolved_case_stops_the_clock(api: httpx.AsyncClient, 
     await api.patch(
         f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "3s"}, headers=role_headers("admin")
     )
+    await asyncio.sleep(REFERENCE_REACHES_S)
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     case = await case_in_status(api, case_id, "dispatched")
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
@@ -95,6 +97,7 @@ async def test_a_deadline_fires_once_with_competing_schedulers(
     await api.patch(
         f"/api/v1/categories/{CATEGORY}", json={"handle_limit": "1h"}, headers=role_headers("admin")
     )
+    await asyncio.sleep(REFERENCE_REACHES_S)
     case_id = (await post_report(api, category_code=CATEGORY))["case_id"]
     await wait_for(lambda: _events_of(db, case_id, "case.sla_started"), what="clock started")
     # The handling clock's due timer, brought forward: three schedulers here and the service's own race.
@@ -142,3 +145,52 @@ async def _events_of(db: asyncpg.Pool, case_id: str, event_type: str) -> list[di
 
 async def _hooks(webhook: Webhook, case_id: str, event: str, n: int) -> bool:
     return len(webhook.for_case(case_id, event)) >= n
+
+
+async def test_supervision_orders_issued_answered_and_listed(
+    api: httpx.AsyncClient, as_role: dict[str, httpx.AsyncClient], db: asyncpg.Pool
+) -> None:
+    case_id = (await post_report(api, category_code="0101", description="路灯不亮一周了"))["case_id"]
+    await case_in_status(api, case_id, "dispatched")
+    leader, department = as_role["leader"], as_role["department"]
+    r = await leader.post(
+        f"/api/v1/cases/{case_id}/supervision-orders",
+        json={"reason": "群众多次反映，请两小时内回复", "reply_within": "2h"},
+    )
+    assert r.status_code == 201, r.text
+    order_id = r.json()["order_id"]
+    assert (
+        await as_role["grid_worker"].post(
+            f"/api/v1/cases/{case_id}/supervision-orders", json={"reason": "x" * 5}
+        )
+    ).status_code == 403
+    open_orders = (await department.get("/api/v1/supervision-orders", params={"status": "open"})).json()
+    assert order_id in [o["id"] for o in open_orders]
+    refused = await as_role["operator"].post(
+        f"/api/v1/supervision-orders/{order_id}/reply", json={"reply": "已安排"}
+    )
+    assert refused.status_code == 403
+    ok = await department.post(
+        f"/api/v1/supervision-orders/{order_id}/reply", json={"reply": "已安排维修班组今日处理"}
+    )
+    assert ok.status_code == 200, ok.text
+    again = await department.post(f"/api/v1/supervision-orders/{order_id}/reply", json={"reply": "重复回复"})
+    assert again.status_code == 409
+    case = (await api.get(f"/api/v1/cases/{case_id}")).json()
+    order = next(o for o in case["supervision_orders"] if o["id"] == order_id)
+    assert order["status"] == "replied" and order["issuer_label"] == "梅溪街道"
+    types = [e["type"] for e in case["events"]]
+    assert "case.supervision_ordered" in types and "case.supervision_replied" in types
+    # Orders the escalation ladder issued with a drill limit are late at once: listed for leaders.
+    await wait_for(
+        lambda: _late_orders(as_role["leader"]),
+        timeout=30,
+        what="a late supervision order in the leader's list",
+    )
+
+
+async def _late_orders(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    late: list[dict[str, Any]] = (
+        await client.get("/api/v1/supervision-orders", params={"status": "overdue"})
+    ).json()
+    return late

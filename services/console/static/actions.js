@@ -23,9 +23,8 @@ window.GridcaseActions = (() => {
   const G = window.Gridcase;
   const { el, s, isObj, objects } = G;
 
-  const MAX_PHOTOS = 9;
-  const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
-  const PHOTO_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+  const MAX_PHOTOS = G.PHOTO_RULES.max;
+  const PHOTO_TYPES = G.PHOTO_RULES.types;
   const NOTE_MAX = 2000;
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -167,24 +166,8 @@ window.GridcaseActions = (() => {
     return LABELS[action] || s(action);
   }
 
-  // ---------------------------------------------------------------------
-  // Reference lists (departments, categories), loaded once per page
-  // ---------------------------------------------------------------------
-
-  const ref = { departments: null, categories: null };
-
-  function loadRef(kind, request) {
-    if (!ref[kind]) {
-      ref[kind] = request(`/api/v1/${kind}`).then(
-        (list) => objects(Array.isArray(list) ? list : isObj(list) && Array.isArray(list.items) ? list.items : []),
-        (err) => {
-          ref[kind] = null; // try again next time a form asks
-          throw err;
-        },
-      );
-    }
-    return ref[kind];
-  }
+  // Reference lists (departments, categories): loaded once per page, shared with the page's own forms.
+  const loadRef = (kind, request) => G.refList(kind, request);
 
   // ---------------------------------------------------------------------
   // The controller: one per page (it follows whichever case the page shows)
@@ -450,16 +433,23 @@ window.GridcaseActions = (() => {
         ]);
       }
       if (fs.name === 'original_case_id') {
+        // A 并案 candidate found at routing (likely_duplicate_of) fills it in; the operator may change it.
+        const likely = st.detail && isObj(st.detail.likely_duplicate_of) ? st.detail.likely_duplicate_of : null;
         const input = el('input', {
           class: 'act-input',
           attrs: {
             id, name: 'original_case_id', type: 'text', required: true, autocomplete: 'off',
             placeholder: '原案件编号（如 20261125000001）或案件ID', maxlength: 64, spellcheck: 'false',
+            value: likely ? s(likely.case_no) || s(likely.case_id) : null,
           },
           on: { input: clearError },
         });
         f.fields.original_case_id = input;
-        return el('div', { class: 'act-field', dataset: { field: 'original_case_id' } }, [labelFor(action, fs, true), input]);
+        return el('div', { class: 'act-field', dataset: { field: 'original_case_id' } }, [
+          labelFor(action, fs, true),
+          input,
+          likely ? el('div', { class: 'act-field-hint', text: '已预填系统识别的疑似原案件，可修改。' }) : null,
+        ]);
       }
       if (fs.name === 'files') {
         const input = el('input', {
@@ -531,24 +521,7 @@ window.GridcaseActions = (() => {
     }
 
     function renderPreviews(f) {
-      for (const url of f.previews) URL.revokeObjectURL(url);
-      f.previews = [];
-      const files = [...(f.fields.files.files || [])];
-      const items = files.map((file) => {
-        const url = URL.createObjectURL(file);
-        f.previews.push(url);
-        const bad = !PHOTO_TYPES.includes(file.type) || file.size > MAX_PHOTO_BYTES;
-        return el('li', { class: `act-preview${bad ? ' bad' : ''}`, title: `${file.name}（${Math.ceil(file.size / 1024)} KB）` }, [
-          el('img', { attrs: { src: url, alt: file.name } }),
-        ]);
-      });
-      f.previewBox.replaceChildren(
-        files.length ? el('ul', { class: 'act-preview-list' }, items) : '',
-        files.length ? el('span', {
-          class: `act-file-count${files.length > MAX_PHOTOS ? ' bad' : ''}`,
-          text: `已选 ${files.length}／${MAX_PHOTOS} 张`,
-        }) : '',
-      );
+      f.previews = G.renderPhotoPreviews(f.previewBox, f.fields.files.files, f.previews);
     }
 
     /** What the form shows about the case: the request being answered, the deadline, assists. */
@@ -676,12 +649,8 @@ window.GridcaseActions = (() => {
         if (!Number.isNaN(cur) && chosen <= cur) return { error: `新的处置时限须晚于当前时限（${G.fmtMinute(cur)}）。`, fields: ['due_at'] };
       }
       if (f.fields.files) {
-        const files = [...(f.fields.files.files || [])];
-        if (files.length > MAX_PHOTOS) return { error: `最多上传 ${MAX_PHOTOS} 张照片（已选 ${files.length} 张）。`, fields: ['files'] };
-        const badType = files.find((file) => !PHOTO_TYPES.includes(file.type));
-        if (badType) return { error: `“${badType.name}”不是 JPG、PNG 或 WebP 图片。`, fields: ['files'] };
-        const big = files.find((file) => file.size > MAX_PHOTO_BYTES);
-        if (big) return { error: `“${big.name}”超过 5 MB。`, fields: ['files'] };
+        const problem = G.photoProblem(f.fields.files.files);
+        if (problem) return { error: problem, fields: ['files'] };
       }
       return { body };
     }

@@ -242,6 +242,11 @@ window.Gridcase = (() => {
       this.serverMessage = s(b.message) || (typeof b.detail === 'string' ? b.detail : '');
       this.details = isObj(b.details) ? b.details : {};
       this.fields = fieldNames(b.fields);
+      // field -> the server's reason (422: [{field, reason}]), for forms that show it beside the field
+      this.fieldReasons = new Map();
+      if (Array.isArray(b.fields)) {
+        for (const f of b.fields) if (isObj(f) && s(f.field)) this.fieldReasons.set(s(f.field), s(f.reason));
+      }
       if (!this.fields.size && Array.isArray(b.detail)) {
         // FastAPI's own validation shape: [{loc: ["body", "note"], msg}]
         for (const f of b.detail) if (isObj(f) && Array.isArray(f.loc)) f.loc.forEach((p) => typeof p === 'string' && this.fields.add(p));
@@ -800,6 +805,395 @@ window.Gridcase = (() => {
     }
   }
 
+  // ---------------------------------------------------------------------
+  // How a case came in: 上级交办, the app's GPS accuracy, 四必报, the hotline's callback, attachments
+  // kept by reference, and a 并案 candidate found at routing
+  // ---------------------------------------------------------------------
+
+  const CHANNEL_NAMES = { wechat: '微信', hotline: '12345热线', app: '网格员App', open311: 'Open311', operator: '指挥中心', superior: '上级' };
+  const ATTACHMENT_KINDS = { image: '图片', voice: '语音', video: '视频', file: '文件' };
+
+  const intakeOf = (d) => (isObj(d) && isObj(d.intake_details) ? d.intake_details : {});
+
+  /** A link that opens a case ({case_id, case_no}) on the same page (#case=…). */
+  function caseLink(ref, { id = null } = {}) {
+    const caseId = isObj(ref) ? s(ref.case_id) : '';
+    return el('a', {
+      class: 'case-link mono',
+      text: orDash(isObj(ref) ? ref.case_no || ref.case_id : ''),
+      attrs: { href: caseId ? `#case=${encodeURIComponent(caseId)}` : null, id, 'data-case-id': caseId || null },
+    });
+  }
+
+  /** "8.5" → "9" (at least 1): GPS accuracy to show as "约N米". */
+  function fmtMeters(v) {
+    return String(Math.max(1, Math.round(v)));
+  }
+
+  /** Tags from how the case came in: 四必报 (must report), 需回访 (the caller wants a call back). */
+  function intakeTags(d) {
+    const x = intakeOf(d);
+    return [
+      x.must_report === true ? el('span', {
+        class: 'tag-intake tag-must',
+        text: '四必报',
+        title: '四必报事项：至少按紧急办理，须现场核查并附照片后方可结案',
+        dataset: { intake: 'must_report' },
+      }) : null,
+      x.callback_wanted === true ? el('span', {
+        class: 'tag-intake tag-callback',
+        text: '需回访',
+        title: '来电人要求办结后回访',
+        dataset: { intake: 'callback_wanted' },
+      }) : null,
+    ].filter(Boolean);
+  }
+
+  /** Field rows (for fieldList) from how the case came in: the GPS accuracy, the hotline call's time. */
+  function intakeFields(d, { idPrefix = '' } = {}) {
+    const x = intakeOf(d);
+    const rows = [];
+    if (typeof x.gps_accuracy_m === 'number' && Number.isFinite(x.gps_accuracy_m)) {
+      rows.push(['定位精度', el('span', {
+        class: 'gps-accuracy',
+        text: `约${fmtMeters(x.gps_accuracy_m)}米`,
+        attrs: { id: idPrefix ? `${idPrefix}gps-accuracy` : null },
+      }), '网格员手机定位']);
+    }
+    if (!Number.isNaN(parseTime(x.called_at))) rows.push(['来电时间', fmtMinute(x.called_at)]);
+    return rows;
+  }
+
+  /** The 上级交办 box: who handed the task down, its document number, by when, what they require. */
+  function handedDownBox(d, { id = 'handed-down' } = {}) {
+    const h = intakeOf(d).handed_down;
+    if (!isObj(h)) return null;
+    const due = parseTime(h.deadline);
+    let dueExtra = null;
+    if (!Number.isNaN(due) && !CLOCK_STOPPED.has(s(d.status))) {
+      const now = serverNow();
+      dueExtra = now >= due ? `已超过交办时限 ${fmtDuration(now - due)}` : `剩余 ${fmtDuration(due - now)}`;
+    }
+    return el('section', { class: 'handed-down', attrs: { id, 'aria-label': '上级交办' } }, [
+      el('div', { class: 'handed-down-title', text: '上级交办' }),
+      fieldList([
+        ['交办单位', el('span', { text: orDash(h.from_unit), dataset: { part: 'from_unit' } })],
+        ['文号', el('span', { class: 'mono', text: orDash(h.document_no), dataset: { part: 'document_no' } })],
+        ['要求办结时间', el('span', {
+          class: !Number.isNaN(due) && dueExtra && dueExtra.startsWith('已超') ? 'handed-down-late' : '',
+          text: Number.isNaN(due) ? '未规定' : fmtMinute(due),
+          dataset: { part: 'deadline' },
+        }), dueExtra],
+        s(h.requirements) ? ['交办要求', el('span', { class: 'handed-down-req', text: s(h.requirements), dataset: { part: 'requirements' } })] : null,
+      ]),
+    ]);
+  }
+
+  /** What a channel sent that is kept by reference (a WeChat photo stays on WeChat's servers). */
+  function attachmentList(d, { id = 'attachments' } = {}) {
+    const rows = objects(d && d.attachments);
+    if (!rows.length) return null;
+    return el('ul', { class: 'attachments', attrs: { id } }, rows.map((a) => {
+      const channel = s(a.channel);
+      const from = CHANNEL_NAMES[channel] || '';
+      const kind = s(a.kind_label) || ATTACHMENT_KINDS[s(a.kind)] || '附件';
+      const where = channel === 'wechat' ? '存于微信服务器' : from ? `存于${from}系统` : '';
+      return el('li', { class: `attachment attachment-${ATTACHMENT_KINDS[s(a.kind)] ? s(a.kind) : 'file'}`, dataset: { kind: s(a.kind) } }, [
+        el('span', { class: 'attachment-name', text: `${from}${kind}` }),
+        where ? el('span', { class: 'attachment-where', text: `（${where}）` }) : null,
+        el('span', { class: 'attachment-time mono', text: fmtTime(a.created_at), title: fmtFull(a.created_at) }),
+      ]);
+    }));
+  }
+
+  /**
+   * The yellow notice of a 并案 candidate found at routing: "疑似重复：与案件 … 相近", a link that opens
+   * it, and, for who may act on it, what to do (并案 with it, or 派遣 to keep them apart). `onMerge`:
+   * a button that opens the 并案 form (pre-filled with that case).
+   */
+  function likelyDuplicateNotice(d, { id = 'likely-duplicate', onMerge = null } = {}) {
+    const ref = isObj(d) && isObj(d.likely_duplicate_of) ? d.likely_duplicate_of : null;
+    if (!ref || !s(ref.case_id)) return null;
+    const acts = isObj(d.viewer) && Array.isArray(d.viewer.actions) ? d.viewer.actions : [];
+    const canMerge = acts.includes('mark_duplicate');
+    const canDispatch = acts.includes('dispatch');
+    const hint = [
+      canMerge ? '确属同一问题的，请“并案”（已预填该案件）' : '',
+      canDispatch ? '不是同一问题的，请“派遣”分开办理' : '',
+    ].filter(Boolean).join('；');
+    return el('div', { class: 'likely-dup', attrs: { id, role: 'status' } }, [
+      el('div', { class: 'likely-dup-title' }, [
+        '疑似重复：与案件 ', caseLink(ref, { id: `${id}-link` }), ' 相近',
+      ]),
+      hint ? el('div', { class: 'likely-dup-hint', text: `${hint}。` }) : null,
+      canMerge && onMerge ? el('button', {
+        class: 'btn btn-plain likely-dup-merge',
+        text: '并案到该案件…',
+        attrs: { type: 'button', id: `${id}-merge` },
+        on: { click: onMerge },
+      }) : null,
+    ]);
+  }
+
+  // ---------------------------------------------------------------------
+  // New reports: reference lists, grids by community, ids, photos, forms
+  // ---------------------------------------------------------------------
+
+  const URGENCIES = [['normal', '一般'], ['urgent', '紧急'], ['emergency', '特急']];
+
+  const refCache = new Map();
+
+  /** A reference list (GET /api/v1/categories, /departments), loaded once per page; a failure is asked again next time. */
+  function refList(kind, request) {
+    if (!refCache.has(kind)) {
+      refCache.set(kind, request(`/api/v1/${kind}`).then(
+        (list) => objects(Array.isArray(list) ? list : isObj(list) && Array.isArray(list.items) ? list.items : []),
+        (err) => {
+          refCache.delete(kind);
+          throw err;
+        },
+      ));
+    }
+    return refCache.get(kind);
+  }
+
+  /** The areas of GET /api/v1/grids (GeoJSON): each by code ({code, name, level, parent, worker}), and the grids. */
+  function areaIndex(fc) {
+    const byCode = new Map();
+    for (const f of objects(fc && fc.features)) {
+      const p = isObj(f.properties) ? f.properties : {};
+      const code = s(p.code);
+      if (!code) continue;
+      byCode.set(code, { code, name: s(p.name) || code, level: s(p.level), parent: s(p.parent_code), worker: s(p.worker) });
+    }
+    const grids = [...byCode.values()].filter((a) => a.level === 'grid').sort((a, b) => a.code.localeCompare(b.code));
+    /** "梅溪街道 · 柳塘社区": the street and community of an area (not the district). */
+    const parents = (code) => {
+      const names = [];
+      let a = byCode.get(code);
+      for (let i = 0; a && a.parent && i < 6; i += 1) {
+        a = byCode.get(a.parent);
+        if (a && a.level !== 'district') names.unshift(a.name);
+      }
+      return names.join(' · ');
+    };
+    /** Is `code` this area or below it? */
+    const within = (code, area) => {
+      let a = byCode.get(code);
+      for (let i = 0; a && i < 6; i += 1) {
+        if (a.code === area) return true;
+        a = byCode.get(a.parent);
+      }
+      return false;
+    };
+    return { byCode, grids, parents, within, name: (code) => (byCode.get(code) || {}).name || '' };
+  }
+
+  /** A grid <select>'s options, grouped by street · community. `only(grid)` keeps some; `empty` first. */
+  function gridOptions(index, { only = null, empty = '' } = {}) {
+    const groups = new Map();
+    for (const g of index.grids) {
+      if (only && !only(g)) continue;
+      const label = index.parents(g.code) || '其他';
+      if (!groups.has(label)) groups.set(label, []);
+      groups.get(label).push(g);
+    }
+    const out = [];
+    if (empty) out.push(el('option', { text: empty, attrs: { value: '' } }));
+    for (const [label, list] of groups) {
+      out.push(el('optgroup', { attrs: { label } }, list.map((g) => el('option', { text: g.name, attrs: { value: g.code } }))));
+    }
+    return out;
+  }
+
+  /** A category <select>'s options: "0101 路灯损坏"; `empty` first. */
+  function categoryOptions(list, { empty = '' } = {}) {
+    const out = empty ? [el('option', { text: empty, attrs: { value: '' } })] : [];
+    for (const cat of objects(list)) {
+      const code = s(cat.code);
+      if (code) out.push(el('option', { text: `${code} ${s(cat.name)}${cat.must_report === true ? '（四必报）' : ''}`, attrs: { value: code } }));
+    }
+    return out;
+  }
+
+  /** A report's own id (external_id), one per opening of a form: a double click or a retry makes one case. */
+  function newExternalId(prefix) {
+    const c = window.crypto;
+    if (c && typeof c.randomUUID === 'function') return `${prefix}-${c.randomUUID()}`;
+    // Pages served over plain http on a LAN have no randomUUID (secure contexts only).
+    const hex = [...c.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return `${prefix}-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** Today in Asia/Shanghai ("YYYY-MM-DD"), by the server's clock once known. */
+  function todayShanghai(now = serverNow()) {
+    const d = shanghai(now);
+    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
+  }
+
+  /** What is wrong with a report's description (2–4000 characters, the server's rule), in Chinese; '' if nothing. */
+  function descriptionProblem(text, { min = 2, max = 4000 } = {}) {
+    const n = [...s(text).trim()].length;
+    if (n === 0) return '请填写问题描述';
+    return n < min || n > max ? `问题描述须为 ${min}–${max} 个字（现为 ${n} 个字）` : '';
+  }
+
+  const PHOTO_RULES = { max: 9, maxBytes: 5 * 1024 * 1024, types: ['image/jpeg', 'image/png', 'image/webp'] };
+
+  /** What is wrong with the photos chosen (too many, not JPG/PNG/WebP, over 5 MB), in Chinese; '' if nothing. */
+  function photoProblem(files) {
+    const list = [...(files || [])];
+    if (list.length > PHOTO_RULES.max) return `最多上传 ${PHOTO_RULES.max} 张照片（已选 ${list.length} 张）。`;
+    const badType = list.find((file) => !PHOTO_RULES.types.includes(file.type));
+    if (badType) return `“${badType.name}”不是 JPG、PNG 或 WebP 图片。`;
+    const big = list.find((file) => file.size > PHOTO_RULES.maxBytes);
+    if (big) return `“${big.name}”超过 5 MB（${(big.size / 1048576).toFixed(1)} MB），请换一张或压缩后再传。`;
+    return '';
+  }
+
+  /** Thumbnails of the photos chosen into `box`; returns the object URLs made (revoke them with the next call). */
+  function renderPhotoPreviews(box, files, oldUrls = []) {
+    for (const url of oldUrls) URL.revokeObjectURL(url);
+    const urls = [];
+    const list = [...(files || [])];
+    const items = list.map((file) => {
+      const url = URL.createObjectURL(file);
+      urls.push(url);
+      const bad = !PHOTO_RULES.types.includes(file.type) || file.size > PHOTO_RULES.maxBytes;
+      return el('li', { class: `act-preview${bad ? ' bad' : ''}`, title: `${file.name}（${Math.ceil(file.size / 1024)} KB）` }, [
+        el('img', { attrs: { src: url, alt: file.name } }),
+      ]);
+    });
+    box.replaceChildren(
+      list.length ? el('ul', { class: 'act-preview-list' }, items) : '',
+      list.length ? el('span', {
+        class: `act-file-count${list.length > PHOTO_RULES.max ? ' bad' : ''}`,
+        text: `已选 ${list.length}／${PHOTO_RULES.max} 张`,
+      }) : '',
+    );
+    return urls;
+  }
+
+  const CJK = /[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]/;
+
+  /**
+   * The Chinese of a server message or field reason: parts ("；") keep only their segments ("：") with
+   * Chinese in them, so "description：内容太短：String should have …" reads "内容太短".
+   */
+  function chineseOnly(text) {
+    return s(text).split('；').map((part) => part.split('：').map(validatorText).filter((seg) => CJK.test(seg)).join('：'))
+      .filter(Boolean).join('；');
+  }
+
+  // The validator's English that says how long or how much: said again in Chinese.
+  const VALIDATOR_TEXT = [
+    [/at least (\d+) characters?/i, (n) => `至少 ${n} 个字`],
+    [/at most (\d+) characters?/i, (n) => `最多 ${n} 个字`],
+    [/at least (\d+) items?/i, (n) => `至少 ${n} 项`],
+    [/at most (\d+) items?/i, (n) => `最多 ${n} 项`],
+    [/greater than or equal to (-?[\d.]+)/i, (n) => `不能小于 ${n}`],
+    [/less than or equal to (-?[\d.]+)/i, (n) => `不能大于 ${n}`],
+  ];
+
+  function validatorText(seg) {
+    for (const [re, say] of VALIDATOR_TEXT) {
+      const m = re.exec(seg);
+      if (m) return say(m[1]);
+    }
+    return seg;
+  }
+
+  /**
+   * The fields of a form built in a page, each with its error line, and the form's error box:
+   *   const fk = formKit('entry');
+   *   fk.row('description', '问题描述', textarea, { required: true, hint: '…' });
+   *   fk.showErrors('请填写…', new Map([['description', '至少2个字']]));   // or fk.showServerError(err)
+   * Field names are the server's (dotted for nested ones: "handed_down.from_unit").
+   */
+  function formKit(idPrefix) {
+    const rows = new Map(); // name -> {node, input, err}
+    const error = el('div', { class: 'act-error', attrs: { role: 'alert', id: `${idPrefix}-error` } });
+    error.hidden = true;
+    let aboutFields = false; // the message only points at the fields' own lines: it goes with the last of them
+
+    function clear(name) {
+      const r = rows.get(name);
+      if (!r) return;
+      r.input.removeAttribute('aria-invalid');
+      r.err.textContent = '';
+      r.err.hidden = true;
+      if (aboutFields && ![...rows.values()].some((x) => x.input.getAttribute('aria-invalid') === 'true')) {
+        error.textContent = '';
+        error.hidden = true;
+        aboutFields = false;
+      }
+    }
+
+    function row(name, label, input, { required = false, hint = '', extra = null } = {}) {
+      if (!input.id) input.id = `${idPrefix}-${name.replace(/[._]/g, '-')}`;
+      if (!input.name) input.name = name;
+      const err = el('div', { class: 'act-field-error', attrs: { id: `${input.id}-error` } });
+      err.hidden = true;
+      input.setAttribute('aria-describedby', err.id);
+      const reset = () => clear(name);
+      input.addEventListener('input', reset);
+      input.addEventListener('change', reset);
+      const node = el('div', { class: 'act-field', dataset: { field: name } }, [
+        label ? el('label', { class: 'act-label', attrs: { for: input.id } }, [
+          label,
+          required ? el('span', { class: 'req', text: '*', attrs: { 'aria-hidden': 'true' } }) : null,
+        ]) : null,
+        input,
+        extra,
+        hint ? el('div', { class: 'act-field-hint', text: hint }) : null,
+        err,
+      ]);
+      rows.set(name, { node, input, err });
+      return node;
+    }
+
+    /** The message in the error box and each reason under its field (a reason for no field joins the message). */
+    function showErrors(message, reasons = new Map()) {
+      const loose = [];
+      const marked = new Set();
+      for (const [field, reason] of reasons) {
+        const text = chineseOnly(reason) || '内容有误';
+        // "reporter.phone" → the row "reporter.phone", else the nearest row above it ("reporter").
+        let name = field;
+        while (name && !rows.has(name)) name = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
+        if (!name) {
+          loose.push(text);
+          continue;
+        }
+        const r = rows.get(name);
+        r.input.setAttribute('aria-invalid', 'true');
+        r.err.textContent = marked.has(name) ? `${r.err.textContent}；${text}` : text;
+        r.err.hidden = false;
+        marked.add(name);
+      }
+      aboutFields = false;
+      for (const name of rows.keys()) if (!marked.has(name)) clear(name);
+      aboutFields = marked.size > 0 && loose.length === 0;
+      const main = [chineseOnly(message) || s(message), ...loose].filter(Boolean);
+      error.textContent = [...new Set(main)].join('；');
+      error.hidden = !error.textContent;
+      const first = [...rows.values()].find((r) => r.input.getAttribute('aria-invalid') === 'true');
+      if (first && typeof first.input.focus === 'function') first.input.focus();
+      else if (!error.hidden) error.scrollIntoView({ block: 'nearest' });
+    }
+
+    /** A refusal from the API: its Chinese message and field reasons; a network failure says so. */
+    function showServerError(err, what = '提交') {
+      if (err instanceof HttpError) {
+        showErrors(err.serverMessage || `${what}未成功（服务器返回 ${err.status}）。`, err.fieldReasons);
+      } else {
+        showErrors(`网络异常，${what}未完成，请重试（重试不会重复生成案件）。`);
+      }
+    }
+
+    return { row, rows, error, showErrors, showServerError, clear: () => showErrors('') };
+  }
+
   return {
     SHANGHAI_OFFSET_MS,
     STATUSES,
@@ -854,5 +1248,25 @@ window.Gridcase = (() => {
     showStaffLinks,
     casesUrl,
     caseIdFromHash,
+    CHANNEL_NAMES,
+    caseLink,
+    intakeTags,
+    intakeFields,
+    handedDownBox,
+    attachmentList,
+    likelyDuplicateNotice,
+    URGENCIES,
+    refList,
+    areaIndex,
+    gridOptions,
+    categoryOptions,
+    newExternalId,
+    todayShanghai,
+    descriptionProblem,
+    PHOTO_RULES,
+    photoProblem,
+    renderPhotoPreviews,
+    chineseOnly,
+    formKit,
   };
 })();

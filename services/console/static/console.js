@@ -35,6 +35,7 @@
   const POLL_INTERVAL_MS = 3000;
   const POLL_NO_LIVE_MS = 10000; // accounts without the live feed refresh on a timer
   const LIVE_PERMISSION = 'live_feed.read';
+  const REPORT_PERMISSION = 'case.report'; // 录入案件
   const SESSION_CHECK_MIN_MS = 5000; // at most one /auth/me check per this after stream errors
   const TICK_MS = 30000; // re-evaluate deadline lights
   const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000; // Asia/Shanghai is UTC+8, no DST since 1991
@@ -312,6 +313,7 @@
     setAlert('me', null);
     renderWhoami();
     G.showStaffLinks(session);
+    $('entry-open').hidden = !(auth.permissions && auth.permissions.has(REPORT_PERMISSION));
     scheduleExpiryCheck(m.expires_at);
     // Department staff work on the workbench, grid workers on the check page (the sign-in page
     // brings everyone to "/" by default): send them on, keeping a #case=… link.
@@ -550,6 +552,7 @@
     // Deadline lights follow the server's clock: an operator PC's clock may be off.
     const serverTime = parseTime(data && data.server_time);
     if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
+    G.setServerTime(data && data.server_time); // the shared helpers' clock (today in Beijing, deadlines)
     state.total = Number.isFinite(data && data.total) ? data.total : state.items.length;
     // Reports not picked up by dispatch for minutes: dispatch re-drives them; say so meanwhile.
     const stranded = Number.isFinite(data && data.stranded) ? data.stranded : 0;
@@ -825,10 +828,7 @@
     return el('span', { class: `badge tone-${statusTone(c.status)}`, text: statusLabel(c) });
   }
 
-  function urgencyTag(urgency, label) {
-    const tone = urgency === 'critical' ? 'critical' : urgency === 'urgent' ? 'urgent' : 'normal';
-    return el('span', { class: `urg urg-${tone}`, text: orDash(label) });
-  }
+  const urgencyTag = (urgency, label) => G.urgencyTag(urgency, label); // 特急 (emergency) in red too
 
   function deadlineCell(c, dl) {
     if (dl.tone === 'none') return el('span', { class: 'muted', text: '—', title: dl.tip });
@@ -859,7 +859,12 @@
     allPaths: new Map(), // code -> {path, feature props}
     dotLayer: null,
     gridLayer: null,
+    pickLayer: null, // the point picked for a new report
     names: new Map(), // code -> name
+    proj: null, // {minLon, maxLat, kx, scale, ox, oy}: for turning a click back into lon/lat
+    gridRings: new Map(), // grid code -> rings of [lon, lat] (which grid a picked point is in)
+    index: null, // G.areaIndex of the grids (the entry form's grid list)
+    onPick: null, // set while the entry form waits for a click on the map
   };
 
   async function loadGrids() {
@@ -867,8 +872,10 @@
       const fc = await fetchJSON(API.grids);
       state.grids = fc;
       state.gridError = false;
+      map.index = G.areaIndex(fc);
       setAlert('grids', null);
       drawMap();
+      entry.refreshAreas();
     } catch (err) {
       if (err instanceof SignedOut) return;
       state.gridError = true;
@@ -935,6 +942,8 @@
     const ox = (MAP_W - spanX * scale) / 2;
     const oy = (MAP_H - spanY * scale) / 2;
     map.project = ([lon, lat]) => [ox + (lon - minLon) * kx * scale, oy + (maxLat - lat) * scale];
+    map.proj = { minLon, maxLat, kx, scale, ox, oy };
+    map.gridRings = new Map(shapes.filter((sh) => sh.level === 'grid').map((sh) => [sh.code, sh.rings]));
 
     const pathData = (rings) => rings.map((ring) => 'M' + ring.map((p) => {
       const [x, y] = map.project(p);
@@ -952,6 +961,7 @@
       district: svg('g', { class: 'lyr-district' }),
       labels: svg('g', { class: 'lyr-labels', 'aria-hidden': 'true' }),
       dots: svg('g', { class: 'lyr-dots' }),
+      pick: svg('g', { class: 'lyr-pick', 'aria-hidden': 'true' }),
     };
     for (const sh of shapes) {
       const path = svg('path', {
@@ -974,9 +984,85 @@
     }
     map.gridLayer = layers.grid;
     map.dotLayer = layers.dots;
+    map.pickLayer = layers.pick;
     root.setAttribute('viewBox', `0 0 ${MAP_W} ${MAP_H}`);
-    root.replaceChildren(layers.grid, layers.street, layers.community, layers.district, layers.labels, layers.dots);
+    root.replaceChildren(layers.grid, layers.street, layers.community, layers.district, layers.labels, layers.dots, layers.pick);
     renderMapCases(state.items);
+    showPickPoint(pickPoint);
+  }
+
+  // -- a point picked on the map for a new report (录入案件) -------------------------------------
+
+  let pickPoint = null; // {lon, lat, grid_code} shown on the map
+
+  /** SVG coordinates of a click → [lon, lat] (the inverse of map.project). */
+  function unproject(x, y) {
+    const p = map.proj;
+    return [p.minLon + (x - p.ox) / (p.kx * p.scale), p.maxLat - (y - p.oy) / p.scale];
+  }
+
+  /** The grid a point lies in (even-odd over its rings), or ''. */
+  function gridAt(lon, lat) {
+    for (const [code, rings] of map.gridRings) {
+      let inside = false;
+      for (const ring of rings) {
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          const [xi, yi] = ring[i];
+          const [xj, yj] = ring[j];
+          if ((yi > lat) !== (yj > lat) && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+        }
+      }
+      if (inside) return code;
+    }
+    return '';
+  }
+
+  function onMapPick(ev) {
+    if (!map.onPick || !map.proj) return false;
+    const root = $('map');
+    const ctm = root.getScreenCTM();
+    if (!ctm) return false;
+    const pt = root.createSVGPoint();
+    pt.x = ev.clientX;
+    pt.y = ev.clientY;
+    const { x, y } = pt.matrixTransform(ctm.inverse());
+    const [lon, lat] = unproject(x, y);
+    const done = map.onPick;
+    ev.preventDefault();
+    ev.stopPropagation();
+    done({ lon: Number(lon.toFixed(6)), lat: Number(lat.toFixed(6)), grid_code: gridAt(lon, lat) });
+    return true;
+  }
+
+  const mapPicker = {
+    startPick(onPick) {
+      map.onPick = onPick;
+      $('map').closest('.map-card').classList.add('picking');
+      $('map-hint').textContent = '点击地图选择问题位置（Esc 取消）';
+    },
+    stopPick() {
+      map.onPick = null;
+      $('map').closest('.map-card').classList.remove('picking');
+      renderMapCases(state.items);
+    },
+    showPoint(pt) {
+      showPickPoint(pt);
+    },
+  };
+
+  function showPickPoint(pt) {
+    pickPoint = pt || null;
+    if (!map.pickLayer || !map.project) return;
+    if (!pickPoint) {
+      map.pickLayer.replaceChildren();
+      return;
+    }
+    const [x, y] = map.project([pickPoint.lon, pickPoint.lat]);
+    map.pickLayer.replaceChildren(
+      svg('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 11, class: 'pick-halo' }),
+      svg('path', { d: `M${x.toFixed(1)},${y.toFixed(1)}m-7,0h14m-7,-7v14`, class: 'pick-cross' }),
+      svg('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 3.2, class: 'pick-dot', 'data-picked': 'true' }),
+    );
   }
 
   function gridTitle(code, name, parent, n) {
@@ -1019,10 +1105,12 @@
         active.set(c.grid_code, (active.get(c.grid_code) || 0) + 1);
       }
     }
+    const byGrid = activityByGrid();
     for (const [code, g] of map.gridPaths) {
       const n = active.get(code) || 0;
-      g.path.setAttribute('class', `shape shape-grid heat-${Math.min(n, 3)}`);
-      g.path.firstChild.textContent = gridTitle(code, g.name, g.parent, n);
+      const a = byGrid ? byGrid.get(code) : null;
+      g.path.setAttribute('class', a ? `shape shape-grid activity-${activityState(a)}` : `shape shape-grid heat-${Math.min(n, 3)}`);
+      g.path.firstChild.textContent = gridTitle(code, g.name, g.parent, n) + (a ? `\n${ACTIVITY_STATES[activityState(a)]}` : '');
     }
 
     // Highlight the selected case's grid (or whatever feature matches its code).
@@ -1058,10 +1146,14 @@
     }
     if (selectedDot) dots.push(selectedDot); // selected dot on top
     map.dotLayer.replaceChildren(...dots);
-    $('map-hint').textContent = `网格 ${map.gridPaths.size} 个 · 定位案件 ${located} 件`;
+    if (map.onPick) return; // the hint says how to pick a point
+    $('map-hint').textContent = byGrid
+      ? `红色为${activity.data.day === G.todayShanghai() ? '今日' : `${activity.data.day} `}未报告网格（${activity.data.silent} 个）`
+      : `网格 ${map.gridPaths.size} 个 · 定位案件 ${located} 件`;
   }
 
   function onDotActivate(ev) {
+    if (ev.type === 'click' && onMapPick(ev)) return;
     const dot = ev.target.closest && ev.target.closest('circle[data-id]');
     if (!dot) return;
     if (ev.type === 'keydown' && ev.key !== 'Enter' && ev.key !== ' ') return;
@@ -1078,7 +1170,191 @@
       el('li', {}, [el('span', { class: `legend-dot tone-${tone}`, attrs: { 'aria-hidden': 'true' } }), label]));
     lis.push(el('li', {}, [el('span', { class: 'legend-ring', attrs: { 'aria-hidden': 'true' } }), '超期']));
     lis.push(el('li', {}, [el('span', { class: 'legend-sel', attrs: { 'aria-hidden': 'true' } }), '所选案件网格']));
+    if (activityByGrid()) {
+      for (const [key, label] of Object.entries(ACTIVITY_STATES)) {
+        lis.push(el('li', {}, [el('span', { class: `legend-area activity-${key}`, attrs: { 'aria-hidden': 'true' } }), `网格${label}`]));
+      }
+    }
     $('legend').replaceChildren(...lis);
+  }
+
+  // ---------------------------------------------------------------------
+  // 网格上报情况: each grid's reports and 零上报 check-ins of a day (GET /api/v1/app/activity)
+  // ---------------------------------------------------------------------
+
+  const ACTIVITY_STATES = { reported: '已上报', zero: '已零上报', silent: '未报告' };
+  const ACTIVITY_REFRESH_MS = 60000;
+  const activity = {
+    view: 'cases', // the table card's view: cases | activity
+    day: '', // YYYY-MM-DD (Beijing); '' until the first load (today)
+    data: null, // {day, silent, grids: [...]}
+    error: '',
+    loading: false,
+    silentOnly: false,
+    seq: 0,
+    lastLoad: 0,
+  };
+
+  const activityState = (g) => (g.reports > 0 ? 'reported' : g.checkins > 0 ? 'zero' : 'silent');
+
+  /** The grids' states for the map, while the 网格上报情况 view shows. */
+  function activityByGrid() {
+    if (activity.view !== 'activity' || !activity.data) return null;
+    return new Map(activity.data.grids.map((g) => [g.grid_code, g]));
+  }
+
+  async function loadActivity() {
+    const seq = ++activity.seq;
+    const day = activity.day || G.todayShanghai();
+    activity.loading = true;
+    activity.lastLoad = Date.now();
+    renderActivity();
+    try {
+      const data = await fetchJSON(`/api/v1/app/activity?day=${encodeURIComponent(day)}`);
+      if (seq !== activity.seq) return;
+      const grids = G.objects(data && data.grids)
+        .filter((g) => typeof g.grid_code === 'string')
+        .map((g) => ({
+          grid_code: g.grid_code,
+          grid_name: s(g.grid_name) || g.grid_code,
+          worker: s(g.worker),
+          reports: Number.isFinite(g.reports) ? g.reports : 0,
+          checkins: Number.isFinite(g.checkins) ? g.checkins : 0,
+        }));
+      activity.data = {
+        day: s(data && data.day) || day,
+        grids,
+        silent: Number.isFinite(data && data.silent) ? data.silent : grids.filter((g) => activityState(g) === 'silent').length,
+      };
+      activity.day = activity.data.day;
+      activity.error = '';
+    } catch (err) {
+      if (err instanceof SignedOut || seq !== activity.seq) return;
+      activity.error = isForbidden(err)
+        ? err.serverMessage || '当前账号无权查看网格上报情况。'
+        : `网格上报情况加载失败（${describeError(err)}），请点“刷新”重试。`;
+    } finally {
+      if (seq === activity.seq) {
+        activity.loading = false;
+        renderActivity();
+        renderLegend();
+        renderMapCases(state.items);
+      }
+    }
+  }
+
+  function renderActivity() {
+    const data = activity.data;
+    const today = G.todayShanghai();
+    const dayInput = $('activity-day');
+    if (document.activeElement !== dayInput) dayInput.value = activity.day || today;
+    dayInput.max = today;
+    const badge = $('activity-badge');
+    badge.hidden = !data || data.silent === 0;
+    badge.textContent = data ? String(data.silent) : '';
+    badge.title = data ? `${data.day === today ? '今日' : data.day} 未报告网格 ${data.silent} 个` : '';
+    const isToday = !data || data.day === today;
+    $('activity-reports-head').textContent = isToday ? '今日上报' : '当日上报';
+    const summary = $('activity-summary');
+    summary.classList.toggle('activity-summary-bad', !!data && data.silent > 0);
+    if (activity.error) {
+      summary.textContent = activity.error;
+      summary.classList.add('activity-summary-bad');
+    } else if (!data) {
+      summary.textContent = activity.loading ? '加载中…' : '—';
+    } else {
+      const n = data.grids.length;
+      summary.replaceChildren(
+        el('span', { text: `${isToday ? '今日' : data.day}：共 ${n} 个网格，` }),
+        el('b', { class: data.silent > 0 ? 'activity-silent-count' : 'activity-ok-count', attrs: { id: 'activity-silent-count' }, text: `未报告 ${data.silent} 个` }),
+        el('span', { text: `，已上报 ${data.grids.filter((g) => g.reports > 0).length} 个，已零上报 ${data.grids.filter((g) => activityState(g) === 'zero').length} 个` }),
+      );
+    }
+    const rows = data ? data.grids.filter((g) => !activity.silentOnly || activityState(g) === 'silent') : [];
+    $('activity-rows').replaceChildren(...rows.map((g) => {
+      const st = activityState(g);
+      const area = map.index ? map.index.byCode.get(g.grid_code) : null;
+      const community = area && map.index ? map.index.name(area.parent) : '';
+      return el('tr', {
+        class: `activity-row activity-row-${st}`,
+        dataset: { grid: g.grid_code, state: st },
+        attrs: { tabindex: '0' },
+        title: '在地图上标出该网格',
+        on: {
+          click: () => highlightGrid(g.grid_code),
+          keydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); highlightGrid(g.grid_code); } },
+        },
+      }, [
+        el('td', { class: 'col-a-grid' }, [el('div', { class: 'truncate', text: g.grid_name, title: g.grid_name })]),
+        el('td', { class: 'col-a-comm muted' }, [el('div', { class: 'truncate', text: orDash(community) })]),
+        el('td', { class: 'col-a-worker', text: orDash(g.worker) }),
+        el('td', { class: 'col-a-num num', text: String(g.reports) }),
+        el('td', { class: 'col-a-num num', text: String(g.checkins) }),
+        el('td', { class: 'col-a-state' }, [el('span', { class: `a-state a-state-${st}`, text: ACTIVITY_STATES[st] })]),
+      ]);
+    }));
+    const empty = $('activity-empty');
+    empty.hidden = !data || rows.length > 0;
+    empty.textContent = activity.silentOnly ? '所有网格均已上报或零上报' : '暂无网格';
+    $('activity-foot').textContent = data
+      ? `${data.day}（北京时间）· 显示 ${rows.length} 个网格 · 更新于 ${fmtFull(activity.lastLoad).slice(11)}`
+      : '—';
+  }
+
+  /** A grid of the board, outlined on the map. */
+  function highlightGrid(code) {
+    for (const p of map.allPaths.values()) p.classList.remove('selected');
+    const p = map.allPaths.get(code);
+    if (p) {
+      p.classList.add('selected');
+      p.parentNode.append(p);
+    }
+    for (const tr of document.querySelectorAll('#activity-rows tr')) tr.classList.toggle('selected', tr.dataset.grid === code);
+  }
+
+  function setView(view) {
+    activity.view = view === 'activity' ? 'activity' : 'cases';
+    for (const tab of document.querySelectorAll('.view-tab')) {
+      const on = tab.dataset.view === activity.view;
+      tab.classList.toggle('active', on);
+      tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      tab.tabIndex = on ? 0 : -1;
+    }
+    $('view-cases').hidden = activity.view !== 'cases';
+    $('view-activity').hidden = activity.view !== 'activity';
+    if (activity.view === 'activity') loadActivity();
+    renderLegend();
+    renderMapCases(state.items);
+  }
+
+  // ---------------------------------------------------------------------
+  // 录入案件: the operator's entry form (entry.js), its point picked on the map
+  // ---------------------------------------------------------------------
+
+  const entry = window.GridcaseEntry.create({
+    request: (url, opts) => api(url, opts),
+    areas: () => map.index,
+    map: mapPicker,
+    onCreated: ({ caseId, caseNo, again }) => {
+      showToast(again ? `该录入已受理过：案件编号 ${caseNo}` : `已受理：案件编号 ${caseNo}`);
+      refreshLists();
+      if (activity.data) loadActivity();
+      openCase(caseId);
+    },
+  });
+
+  let toastTimer = null;
+  function showToast(text) {
+    const box = $('toast');
+    box.textContent = text;
+    box.hidden = !text;
+    clearTimeout(toastTimer);
+    if (text) toastTimer = setTimeout(() => { box.hidden = true; }, 15000);
+  }
+
+  function openEntry() {
+    if (state.selectedId) closePanel();
+    entry.open();
   }
 
   // ---------------------------------------------------------------------
@@ -1225,9 +1501,14 @@
       dl.tone === 'red' ? el('span', { class: 'tag-overdue', text: '已超期' }) : null,
       G.bounceTag(summary),
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
+      ...G.intakeTags(d),
       ...G.pendingTags(summary),
     ]));
     parts.push(G.bounceBanner(summary));
+    if (d) {
+      parts.push(G.likelyDuplicateNotice(d, { onMerge: () => actions.open('mark_duplicate') }));
+      parts.push(G.handedDownBox(d));
+    }
     parts.push(summary.description_hidden === true
       ? el('p', { class: 'panel-desc panel-desc-hidden', text: DESCRIPTION_HIDDEN })
       : el('p', { class: 'panel-desc', text: orDash(summary.description) }));
@@ -1245,6 +1526,7 @@
     if (d) {
       if (d.location_hidden === true) fields.push(['位置', el('span', { class: 'muted', text: LOCATION_HIDDEN })]);
       fields.push(['地址', orDash(d.address)]);
+      fields.push(...G.intakeFields(d));
       const rep = d.reporter && typeof d.reporter === 'object' ? d.reporter : null;
       const repText = rep ? [s(rep.name), s(rep.phone)].filter(Boolean).join('　') : '';
       fields.push(['上报人', repText || '—']);
@@ -1280,6 +1562,8 @@
       if (photos.length) {
         rest.push(el('h3', { class: 'panel-section', text: `现场照片（${photos.length}）` }), G.photoGrid(photos));
       }
+      const attachments = G.attachmentList(d);
+      if (attachments) rest.push(el('h3', { class: 'panel-section', text: '渠道附件' }), attachments);
     }
     rest.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
     if (!d) {
@@ -1306,14 +1590,7 @@
     }
   }
 
-  function caseLink(ref) {
-    const id = s(ref.case_id);
-    return el('a', {
-      class: 'case-link mono',
-      text: orDash(ref.case_no || ref.case_id),
-      attrs: { href: id ? `#case=${encodeURIComponent(id)}` : null },
-    });
-  }
+  const caseLink = (ref) => G.caseLink(ref);
 
   function fieldList(fields) {
     return el('dl', { class: 'fields' }, fields.filter(Boolean).flatMap(([k, v, extra]) => [
@@ -1585,6 +1862,7 @@
     const ids = new Set(pendingIds);
     pendingIds.clear();
     refreshLists();
+    if (activity.data && Date.now() - activity.lastLoad > 10000) loadActivity();
     const id = state.selectedId;
     if (id && (ids.has('*') || ids.has(id))) loadDetail(id);
   }
@@ -1732,8 +2010,41 @@
     $('panel-close').addEventListener('click', closePanel);
     $('logout').addEventListener('click', logout);
     document.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape' && state.selectedId) closePanel();
+      if (e.key !== 'Escape') return;
+      if (entry.cancelPick()) return;
+      if (entry.isOpen) entry.close();
+      else if (state.selectedId) closePanel();
     });
+    $('entry-open').addEventListener('click', openEntry);
+    for (const tab of document.querySelectorAll('.view-tab')) {
+      tab.addEventListener('click', () => setView(tab.dataset.view));
+      tab.addEventListener('keydown', (e) => {
+        if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+        e.preventDefault();
+        const next = activity.view === 'cases' ? 'activity' : 'cases';
+        setView(next);
+        document.querySelector(`.view-tab[data-view="${next}"]`).focus();
+      });
+    }
+    $('activity-day').addEventListener('change', (e) => {
+      const v = e.target.value;
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return;
+      activity.day = v;
+      activity.data = null;
+      loadActivity();
+    });
+    $('activity-today').addEventListener('click', () => {
+      activity.day = G.todayShanghai();
+      loadActivity();
+    });
+    $('activity-refresh').addEventListener('click', loadActivity);
+    $('activity-silent-only').addEventListener('change', (e) => {
+      activity.silentOnly = e.target.checked;
+      renderActivity();
+    });
+    setInterval(() => {
+      if (!auth.redirecting && document.visibilityState !== 'hidden') loadActivity();
+    }, ACTIVITY_REFRESH_MS);
     window.addEventListener('hashchange', onHashChange);
 
     // A page restored from the back/forward cache after signing out must not stay usable.
@@ -1763,6 +2074,7 @@
       return;
     }
     if (!source && !pollTimer) startLive();
+    loadActivity(); // the 网格上报情况 tab's count of grids not heard from today
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

@@ -453,8 +453,10 @@
       el('span', { class: 'panel-cat', text: orDash(summary.category_name) }),
       rel === 'assist' ? el('span', { class: 'tag-assist', text: '本部门协办' }) : null,
       rel === 'coordinator' ? el('span', { class: 'tag-assist', text: '本部门首接协调' }) : null,
+      ...G.intakeTags(d),
       ...G.pendingTags(d || summary),
     ]));
+    if (d) top.push(G.likelyDuplicateNotice(d, { id: 'wb-likely-duplicate' }), G.handedDownBox(d, { id: 'wb-handed-down' }));
     top.push(G.bounceBanner(summary, { id: 'wb-bounce-banner', mine: rel === 'coordinator' || (rel === 'lead' && isCoordinator(summary)) }));
     top.push(summary.description_hidden === true
       ? el('p', { class: 'panel-desc panel-desc-hidden', text: '（无权查看案件描述）' })
@@ -470,6 +472,7 @@
       ['处置时限', G.deadlineCell(summary, dl), dl.tone === 'none' ? null : dl.tip.split('\n').slice(1).join(' ')],
     ];
     if (d) {
+      fields.push(...G.intakeFields(d, { idPrefix: 'wb-' }));
       const rep = isObj(d.reporter) ? d.reporter : null;
       const repText = rep ? [s(rep.name), s(rep.phone)].filter(Boolean).join('　') : '';
       if (repText) fields.push(['上报人', repText]);
@@ -491,6 +494,8 @@
       if (assists) rest.push(el('h3', { class: 'panel-section', text: '协办部门' }), assists);
       const photos = objects(d.photos);
       if (photos.length) rest.push(el('h3', { class: 'panel-section', text: `现场照片（${photos.length}）` }), G.photoGrid(photos));
+      const attachments = G.attachmentList(d, { id: 'wb-attachments' });
+      if (attachments) rest.push(el('h3', { class: 'panel-section', text: '渠道附件' }), attachments);
       rest.push(el('h3', { class: 'panel-section', text: '处置时间线' }));
       rest.push(G.timeline(d.events, { photos: d.photos, newIds: state.newEventIds, hideNotifications: true }));
     } else {
