@@ -4,8 +4,10 @@ queries/commands). Every route names its permission; typed errors become answers
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -28,6 +30,7 @@ from services.messaging.deadletter import list_dead_letters, replay_dead_letter
 from services.sla.timelimits import BadTimeLimit, TimeLimit
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _client_ip(request: Request) -> str | None:
@@ -353,3 +356,26 @@ async def stream(
 
 
 # Mounted instead of intake's own router when GRIDCASE_INTAKE_URL names a separate intake service.
+
+
+@router.get("/calendar/status", summary="工作日历：哪些年份的法定节假日安排已确认")
+async def calendar_status(
+    request: Request, _: Annotated[Principal, require(Permission.REFERENCE_READ)]
+) -> dict[str, Any]:
+    """Deadlines reaching into a year without a confirmed holiday schedule are provisional: the console
+    warns until the year is loaded (`gridcase calendar import FILE`)."""
+    tb = request.app.state.timebase
+    today = datetime.now(SHANGHAI).date()
+    years = [today.year, today.year + 1]
+    missing = [y for y in years if not tb.calendar.is_confirmed(y)]
+    return {
+        "confirmed_years": sorted(tb.calendar.confirmed_years()),
+        "office_hours": str(tb.hours),
+        "missing_years": missing,
+        "warning": (
+            f"{'、'.join(str(y) for y in missing)}年的法定节假日安排尚未导入：涉及这些年份的办理时限按周末和固定节日暂估，"
+            "请管理员导入国务院办公厅公布的安排（gridcase calendar import）"
+            if missing
+            else None
+        ),
+    }
