@@ -96,18 +96,30 @@ async def _apply(
         limit = _limit(phase, case.row, catalog, rules)
         policy = _policy(case.row, catalog, limit).snapshot() if phase is Phase.HANDLE else None
         what = "restarted" if old is not None else "started"
-        new = clocks.start(rules.tb, phase, limit, at, policy=policy, previous=old, what=what)
+        hours = _office_hours(phase, case.row, catalog)
+        new = clocks.start(
+            rules.tb.for_hours(hours),
+            phase,
+            limit,
+            at,
+            policy=policy,
+            previous=old,
+            what=what,
+            office_hours=hours,
+        )
     elif old is None:
         return case
-    elif op is Op.RESUME:
-        new = clocks.resume(rules.tb, old, at)
-    elif op is Op.PAUSE:
-        new = clocks.pause(rules.tb, old, at)
-    elif op is Op.EXTEND:
-        moved = ExtensionApprovedPayload.model_validate(event.payload)
-        new = clocks.extend(rules.tb, old, moved.to_due_at, at)
     else:
-        new = clocks.end(rules.tb, old, at, "done" if op is Op.FINISH else "stopped")
+        tb = rules.tb.for_hours(old.office_hours)
+        if op is Op.RESUME:
+            new = clocks.resume(tb, old, at)
+        elif op is Op.PAUSE:
+            new = clocks.pause(tb, old, at)
+        elif op is Op.EXTEND:
+            moved = ExtensionApprovedPayload.model_validate(event.payload)
+            new = clocks.extend(tb, old, moved.to_due_at, at)
+        else:
+            new = clocks.end(tb, old, at, "done" if op is Op.FINISH else "stopped")
     if old is not None and new.version == old.version:
         return case
     await _save(conn, case.row["id"], new)
@@ -143,6 +155,14 @@ def _limit(phase: Phase, row: asyncpg.Record, catalog: Catalog, rules: Rules) ->
     return row["handle_limit"] or (category.handle_limit if category else None) or rules.default_handle_limit
 
 
+def _office_hours(phase: Phase, row: asyncpg.Record, catalog: Catalog) -> str | None:
+    """The lead department's own hours while it works the case; the default otherwise."""
+    if phase is Phase.CHECK or row["handler_level"] is not None:
+        return None
+    department = catalog.departments.get(row["department_code"] or "")
+    return department.office_hours if department else None
+
+
 def _policy(row: asyncpg.Record, catalog: Catalog, handle_limit: str) -> EscalationPolicy:
     names: dict[Level, str] = {}
     node = catalog.areas.get(row["grid_code"] or "")
@@ -164,15 +184,15 @@ async def _save(conn: asyncpg.Connection, case_id: uuid.UUID, c: Clock) -> None:
     await conn.execute(
         "INSERT INTO case_clocks (case_id, phase, state, limit_text, working, limit_minutes, extended_minutes, "
         "used_minutes, started_at, span_started_at, paused_at, due_at, provisional, warned_at, overdue_at, ended_at, "
-        "step, policy, history, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-        "$14, $15, $16, $17, $18, $19, $20, clock_timestamp()) ON CONFLICT (case_id, phase) DO UPDATE SET "
+        "step, policy, history, version, office_hours, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, clock_timestamp()) ON CONFLICT (case_id, phase) DO UPDATE SET "
         "state = EXCLUDED.state, limit_text = EXCLUDED.limit_text, working = EXCLUDED.working, "
         "limit_minutes = EXCLUDED.limit_minutes, extended_minutes = EXCLUDED.extended_minutes, "
         "used_minutes = EXCLUDED.used_minutes, started_at = EXCLUDED.started_at, "
         "span_started_at = EXCLUDED.span_started_at, paused_at = EXCLUDED.paused_at, due_at = EXCLUDED.due_at, "
         "provisional = EXCLUDED.provisional, warned_at = EXCLUDED.warned_at, overdue_at = EXCLUDED.overdue_at, "
         "ended_at = EXCLUDED.ended_at, step = EXCLUDED.step, policy = EXCLUDED.policy, history = EXCLUDED.history, "
-        "version = EXCLUDED.version, updated_at = clock_timestamp()",
+        "version = EXCLUDED.version, office_hours = EXCLUDED.office_hours, updated_at = clock_timestamp()",
         case_id,
         c.phase.value,
         c.state,
@@ -193,6 +213,7 @@ async def _save(conn: asyncpg.Connection, case_id: uuid.UUID, c: Clock) -> None:
         c.policy,
         c.history,
         c.version,
+        c.office_hours,
     )
 
 
@@ -229,8 +250,9 @@ async def _set_timers(
 
 def _after_gap(rules: Rules, c: Clock, now: dt.datetime) -> dt.datetime:
     gap = EscalationPolicy.model_validate(c.policy).gap
-    minutes, working = rules.tb.limit(gap)
-    return rules.tb.add(now, minutes, working)[0]
+    tb = rules.tb.for_hours(c.office_hours)
+    minutes, working = tb.limit(gap)
+    return tb.add(now, minutes, working)[0]
 
 
 # --- timers that came due ----------------------------------------------------------------------
@@ -272,7 +294,7 @@ async def _warn(conn: asyncpg.Connection, case: LockedCase, clock: Clock, rules:
             phase=clock.phase.value,
             phase_label=PHASE_LABELS[clock.phase],
             due_at=clock.due_at or case.now,
-            elapsed_ratio=round(clock.ratio(rules.tb, case.now), 3),
+            elapsed_ratio=round(clock.ratio(rules.tb.for_hours(clock.office_hours), case.now), 3),
             light="yellow",
         ).model_dump(mode="json"),
     )

@@ -31,6 +31,18 @@ def message_for(event: EventEnvelope) -> str:
                 f"【超时升级】案件{event.case_no}未在时限内处置，已由{p.get('from_level_label', '')}"
                 f"升级至{p.get('to_level_label', '')}督办。"
             )
+        case EventType.DEADLINE_WARNING:
+            return (
+                f"【临期预警】案件{event.case_no}的{p.get('phase_label', '')}时限即将到期"
+                f"（已用{round(float(p.get('elapsed_ratio', 0)) * 100)}%），请抓紧办理。"
+            )
+        case EventType.SUPERVISION_ORDERED:
+            return (
+                f"【督办单】{p.get('issuer_label', '')}对案件{event.case_no}下发督办单：{p.get('reason', '')}，"
+                "请按时回复办理情况。"
+            )
+        case EventType.SUPERVISION_OVERDUE:
+            return f"【督办超期】案件{event.case_no}的督办单（{p.get('issuer_label', '')}）逾期未回复。"
         case EventType.OVERDUE:
             return f"【超期督办】案件{event.case_no}已超期，请{p.get('level_label', '')}级负责人督办。"
         case EventType.TRIAGED:

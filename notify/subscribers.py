@@ -26,6 +26,9 @@ TRIGGERS = (
     EventType.HANDED_OVER,  # the department takes over from the grid or community
     EventType.BOUNCE_FLAGGED,  # the street supervises, the first department coordinates
     EventType.ESCALATED,
+    EventType.DEADLINE_WARNING,  # the yellow light: the one working the case hears it first
+    EventType.SUPERVISION_ORDERED,  # the department must answer the supervision order
+    EventType.SUPERVISION_OVERDUE,  # its supervisors hear the answer is late
     EventType.OVERDUE,
     EventType.TRIAGED,
     EventType.RETURNED,  # the command centre must re-dispatch

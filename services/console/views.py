@@ -28,6 +28,7 @@ from services.http.errors import Invalid, NotFound
 from services.identity.dependencies import require
 from services.messaging.deadletter import list_dead_letters, replay_dead_letter
 from services.sla.timelimits import BadTimeLimit, TimeLimit
+from services.sla.worktime import BadOfficeHours, OfficeHours
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -314,9 +315,47 @@ async def departments(
     request: Request, _: Annotated[Principal, require(Permission.REFERENCE_READ)]
 ) -> list[dict[str, Any]]:
     rows = await request.app.state.pool.fetch(
-        "SELECT code, name, name_en, level FROM departments ORDER BY code"
+        "SELECT code, name, name_en, level, office_hours FROM departments ORDER BY code"
     )
-    return [dict(r) for r in rows]
+    default = str(request.app.state.timebase.hours)
+    return [dict(r) | {"office_hours_in_effect": r["office_hours"] or default} for r in rows]
+
+
+class DepartmentHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office_hours: str | None  # "08:00-12:00,14:00-18:00"; null: the deployment's default
+
+
+@router.patch("/departments/{code}", summary="调整部门办公时间（影响此后开始计时的时限）")
+async def patch_department(
+    request: Request,
+    code: str,
+    body: Annotated[DepartmentHours, Body()],
+    principal: Annotated[Principal, require(Permission.REFERENCE_WRITE)],
+) -> dict[str, Any]:
+    hours = (body.office_hours or "").strip() or None
+    if hours is not None:
+        try:
+            hours = str(OfficeHours.parse(hours))
+        except BadOfficeHours as exc:
+            raise Invalid(
+                "office_hours", f"办公时间格式不正确（应如 08:30-12:00,13:30-17:30）：{exc}"
+            ) from None
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow("SELECT office_hours FROM departments WHERE code = $1 FOR UPDATE", code)
+        if before is None:
+            raise NotFound(f"部门 {code} 不存在", error="department_not_found")
+        await conn.execute("UPDATE departments SET office_hours = $2 WHERE code = $1", code, hours)
+        await audit(
+            conn,
+            actor=principal,
+            action="department.update",
+            target=code,
+            details={"office_hours": {"from": before["office_hours"], "to": hours}},
+            client_ip=_client_ip(request),
+        )
+    request.app.state.catalogs.invalidate()
+    return {"code": code, "office_hours": hours}
 
 
 @router.get("/dead-letters", summary="死信（无法处理的消息）")

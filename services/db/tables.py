@@ -72,6 +72,7 @@ departments = Table(
     Column("name", Text, nullable=False),
     Column("name_en", Text, nullable=True),
     Column("level", Text, nullable=False),
+    Column("office_hours", Text, nullable=True),  # NULL: GRIDCASE_OFFICE_HOURS
 )
 
 categories = Table(
@@ -611,6 +612,7 @@ case_clocks = Table(
     Column("history", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("updated_at", TS, nullable=False, server_default=func.now()),
+    Column("office_hours", Text, nullable=True),  # the working unit's hours when it started; NULL: default
     PrimaryKeyConstraint("case_id", "phase"),
 )
 

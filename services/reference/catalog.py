@@ -36,6 +36,7 @@ class Department:
     code: str
     name: str
     level: str
+    office_hours: str | None = None  # None: the deployment's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Catalog:
     @classmethod
     async def load(cls, conn: asyncpg.Connection | asyncpg.Pool) -> Catalog:
         cats = await conn.fetch("SELECT * FROM categories")
-        deps = await conn.fetch("SELECT code, name, level FROM departments")
+        deps = await conn.fetch("SELECT code, name, level, office_hours FROM departments")
         areas = await conn.fetch("SELECT code, name, level, parent_code, worker, geometry FROM areas")
         rules = await matrix_repository.fetch_rules(conn)
         return cls(
@@ -84,7 +85,9 @@ class Catalog:
                 )
                 for r in cats
             },
-            departments={r["code"]: Department(r["code"], r["name"], r["level"]) for r in deps},
+            departments={
+                r["code"]: Department(r["code"], r["name"], r["level"], r["office_hours"]) for r in deps
+            },
             areas={
                 r["code"]: Area(r["code"], r["name"], r["level"], r["parent_code"], r["worker"])
                 for r in areas

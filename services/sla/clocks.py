@@ -10,6 +10,7 @@ was left and a resume continues from it; a restart begins again with the limit t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -75,6 +76,12 @@ class TimeBase:
     calendar: WorkCalendar
     hours: OfficeHours = DEFAULT_OFFICE_HOURS
 
+    def for_hours(self, office_hours: str | None) -> TimeBase:
+        """The same calendar in a department's own office hours (None: the default)."""
+        if not office_hours or office_hours == str(self.hours):
+            return self
+        return _with_hours(self, office_hours)
+
     def between(self, a: dt.datetime, b: dt.datetime, working: bool) -> float:
         if working:
             return working_minutes_between(a, b, self.calendar, self.hours).minutes
@@ -114,6 +121,7 @@ class Clock:
     policy: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     version: int = 1
+    office_hours: str | None = None  # the working unit's hours (None: the default)
 
     @property
     def total_minutes(self) -> float:
@@ -154,6 +162,7 @@ def start(
     policy: dict[str, Any] | None = None,
     previous: Clock | None = None,
     what: str = "started",
+    office_hours: str | None = None,
 ) -> Clock:
     minutes, working = tb.limit(limit_text)
     due, provisional = tb.add(now, minutes, working)
@@ -175,6 +184,7 @@ def start(
         policy=policy,
         history=history,
         version=(previous.version + 1) if previous else 1,
+        office_hours=office_hours,
     )
 
 
@@ -268,7 +278,8 @@ def time_base(calendar_path: str | None, office_hours: str) -> TimeBase:
 
 CLOCK_COLUMNS = (
     "phase, state, limit_text, working, limit_minutes, extended_minutes, used_minutes, started_at, "
-    "span_started_at, paused_at, due_at, provisional, warned_at, overdue_at, ended_at, step, policy, history, version"
+    "span_started_at, paused_at, due_at, provisional, warned_at, overdue_at, ended_at, step, policy, history, version, "
+    "office_hours"
 )
 
 
@@ -293,11 +304,13 @@ def from_row(row: Any) -> Clock:
         policy=row["policy"],
         history=list(row["history"] or []),
         version=row["version"],
+        office_hours=row["office_hours"],
     )
 
 
 def view(clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float) -> dict[str, Any]:
     """A clock as the API shows it: due time, elapsed, pauses and extensions, the light."""
+    tb = tb.for_hours(clock.office_hours)
     ratio = clock.ratio(tb, now)
     pauses = [h for h in clock.history if h.get("what") == "paused"]
     extensions = [h for h in clock.history if h.get("what") == "extended"]
@@ -308,6 +321,7 @@ def view(clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float) -> 
         "state_label": STATE_LABELS.get(clock.state, clock.state),
         "limit": clock.limit_text,
         "working_time": clock.working,
+        "office_hours": str(tb.hours) if clock.working else None,
         "limit_minutes": round(clock.limit_minutes, 1),
         "extended_minutes": round(clock.extended_minutes, 1),
         "elapsed_minutes": round(clock.elapsed(tb, now), 1),
@@ -326,3 +340,8 @@ def view(clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float) -> 
 
 
 STATE_LABELS = {"running": "计时中", "paused": "已暂停", "done": "已完成", "stopped": "已停止"}
+
+
+@functools.lru_cache(maxsize=64)
+def _with_hours(base: TimeBase, office_hours: str) -> TimeBase:
+    return TimeBase(calendar=base.calendar, hours=OfficeHours.parse(office_hours))

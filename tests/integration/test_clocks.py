@@ -177,3 +177,28 @@ async def test_every_clock_transition_against_hand_computed_due_times(api: httpx
         "handle": "stopped",
         "check": "done",
     }
+
+
+async def test_a_department_counts_in_its_own_office_hours(api: httpx.AsyncClient) -> None:
+    admin = role_headers("admin")
+    bad = await api.patch("/api/v1/departments/ZJ", json={"office_hours": "17:00-09:00"}, headers=admin)
+    assert bad.status_code == 422 and "办公时间格式不正确" in bad.json()["message"]
+    r = await api.patch(
+        "/api/v1/departments/ZJ", json={"office_hours": "08:00-12:00,14:00-18:00"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    try:
+        await asyncio.sleep(REFERENCE_REACHES_S)
+        case_id = (
+            await post_report(api, category_code="0103", grid_code=GRIDS[0], description="路面坑洼积水")
+        )["case_id"]
+        await case_in_status(api, case_id, "dispatched")
+        case = await _settled(api, case_id, "handle", ["started"])
+        # 道路破损 → 住建局 (ZJ): 4wh to sign, 3wd to handle, counted in ZJ's own hours (8 a working day).
+        sign, handle = _clock(case, "sign"), _clock(case, "handle")
+        assert sign["office_hours"] == handle["office_hours"] == "08:00-12:00,14:00-18:00"
+        assert handle["limit_minutes"] == 3 * 8 * 60
+        listed = {d["code"]: d for d in (await api.get("/api/v1/departments")).json()}
+        assert listed["SW"]["office_hours_in_effect"] == "08:30-12:00,13:30-17:30"
+    finally:
+        await api.patch("/api/v1/departments/ZJ", json={"office_hours": None}, headers=admin)
