@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     office_hours: str = "08:30-12:00,13:30-17:30"  # per working day; a department may differ later
     calendar_file: str | None = None  # default <home>/calendar.yaml (`gridcase calendar import`)
     deadline_warn_ratio: float = Field(default=0.8, gt=0, lt=1)  # the yellow light, and its warning
+    deadline_red_ratio: float = Field(default=1.0, gt=0, le=1)  # the red light (the deadline itself at 1)
     check_limit: str = "1wd"  # the on-site check (核查) after a case is reported handled
     default_sign_limit: str = "2wh"  # a case dispatched without a category
     default_handle_limit: str = "3wd"

@@ -404,6 +404,7 @@ async def case_detail(
     *,
     tb: TimeBase | None = None,
     warn_ratio: float = 0.8,
+    red_ratio: float = 1.0,
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"SELECT {_SUMMARY_COLUMNS}, address, reporter_name, reporter_phone, reporter_id_number, external_id, "
@@ -482,7 +483,10 @@ async def case_detail(
     clock_rows = await conn.fetch(f"SELECT {CLOCK_COLUMNS} FROM case_clocks WHERE case_id = $1", case_id)
     order = {p: i for i, p in enumerate(Phase)}
     out["clocks"] = (
-        [clock_view(clock_from_row(r), tb, now, warn_ratio=warn_ratio) for r in clock_rows]
+        [
+            clock_view(clock_from_row(r), tb, now, warn_ratio=warn_ratio, red_ratio=red_ratio)
+            for r in clock_rows
+        ]
         if tb is not None
         else []
     )

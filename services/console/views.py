@@ -114,6 +114,7 @@ async def get_case(
             case_id,
             tb=request.app.state.timebase,
             warn_ratio=request.app.state.settings.deadline_warn_ratio,
+            red_ratio=request.app.state.settings.deadline_red_ratio,
         )
 
 

@@ -308,7 +308,9 @@ def from_row(row: Any) -> Clock:
     )
 
 
-def view(clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float) -> dict[str, Any]:
+def view(
+    clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float, red_ratio: float = 1.0
+) -> dict[str, Any]:
     """A clock as the API shows it: due time, elapsed, pauses and extensions, the light."""
     tb = tb.for_hours(clock.office_hours)
     ratio = clock.ratio(tb, now)
@@ -326,7 +328,9 @@ def view(clock: Clock, tb: TimeBase, now: dt.datetime, *, warn_ratio: float) -> 
         "extended_minutes": round(clock.extended_minutes, 1),
         "elapsed_minutes": round(clock.elapsed(tb, now), 1),
         "elapsed_ratio": round(ratio, 3),
-        "light": light(ratio, yellow=warn_ratio) if clock.state in ("running", "paused") else None,
+        "light": light(ratio, yellow=warn_ratio, red=red_ratio)
+        if clock.state in ("running", "paused")
+        else None,
         "started_at": clock.started_at,
         "due_at": clock.due_at,
         "provisional": clock.provisional,
