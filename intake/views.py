@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from intake.decoding import Undecodable, decode_json
 from intake.inbound import list_raw, read_raw
 from intake.service import (
     Outcome,
@@ -55,12 +55,14 @@ async def post_report(
     )
     body = await request.body()  # the size limit is enforced while reading (services/http/guards.py)
     channel_hint = None
+    problem: Undecodable | None = None
     try:
-        decoded = json.loads(body)
-        if isinstance(decoded, dict) and isinstance(decoded.get("channel"), str):
-            channel_hint = decoded["channel"][:20]
-    except (ValueError, UnicodeDecodeError):
-        decoded = None
+        decoded = decode_json(body)
+        hint = decoded.get("channel") if isinstance(decoded, dict) else None
+        if isinstance(hint, str) and hint.isascii() and hint.isalnum():
+            channel_hint = hint[:20]
+    except Undecodable as exc:
+        decoded, problem = None, exc
     raw_id = await store_raw(
         pool,
         RawRequest(
@@ -73,9 +75,11 @@ async def post_report(
             remote_addr=request.client.host if request.client else None,
         ),
     )
-    if decoded is None:
-        await mark_rejected(pool, raw_id=raw_id, error={"error": "invalid_json"})
-        return error_response(400, "invalid_json", "请求体不是合法的JSON", details={"raw_id": raw_id})
+    if problem is not None:
+        await mark_rejected(pool, raw_id=raw_id, error={"error": "invalid_json", "reason": problem.reason})
+        return error_response(
+            400, "invalid_json", problem.reason, details={"raw_id": raw_id, "field": problem.field}
+        )
     try:
         report = ReportIn.model_validate(decoded)
     except ValidationError as exc:
@@ -90,7 +94,7 @@ async def post_report(
         return error_response(403, "channel_forbidden", refusal, details={"raw_id": raw_id})
     try:
         created = await open_case(pool, raw_id=raw_id, report=report, principal=principal)
-    except (asyncpg.PostgresError, OSError) as exc:
+    except (asyncpg.PostgresError, OSError, ValueError) as exc:
         # Ours, not the sender's: kept as failed, `gridcase intake replay` takes it in once fixed.
         log.exception("report %s failed", raw_id)
         await record_outcome(pool, raw_id, Outcome.FAILED, error={"error": type(exc).__name__})

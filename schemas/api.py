@@ -48,8 +48,8 @@ URGENCY_LABELS: dict[Urgency, str] = {
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"  # GPS, Chinese web maps and WeChat, Baidu
 
 

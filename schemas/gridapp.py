@@ -19,9 +19,11 @@ class AppReportIn(BaseModel):
     description: str = Field(min_length=2, max_length=4000)
     category_code: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
     grid_code: str | None = Field(default=None, pattern=r"^[0-9]{20}$")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GPS accuracy (metres)")
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=100_000, allow_inf_nan=False, description="GPS accuracy (metres)"
+    )
     crs: str = Field(default="wgs84", description="wgs84 (GPS), gcj02 (高德/腾讯/微信) or bd09 (百度)")
     urgency: Urgency | None = None
     address: str | None = Field(default=None, max_length=300)

@@ -3,7 +3,6 @@ and the grids that have sent neither today (for the command centre and leaders).
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from intake.decoding import Undecodable, check_text, decode_json
 from intake.gridapp.service import CheckedPhoto, check_in, grid_activity, report_with_photos
 from intake.service import Outcome, RawRequest, check_channel, kept_headers, record_outcome, store_raw
 from schemas.access import Permission
@@ -147,9 +147,9 @@ async def _fields_and_photos(request: Request) -> tuple[dict[str, Any], list[Upl
     """Multipart (fields and photos) as the app sends it; JSON (fields only) for other clients."""
     if (request.headers.get("content-type") or "").startswith("application/json"):
         try:
-            decoded = json.loads(await request.body())
-        except ValueError:
-            raise Invalid("body", "请求体不是合法的JSON") from None
+            decoded = decode_json(await request.body())
+        except Undecodable as exc:
+            raise Invalid(exc.field, exc.reason) from None
         if not isinstance(decoded, dict):
             raise Invalid("body", "请求体须为JSON对象")
         return decoded, []
@@ -158,6 +158,10 @@ async def _fields_and_photos(request: Request) -> tuple[dict[str, Any], list[Upl
     except Exception:  # a malformed multipart body is the sender's fault
         raise Invalid("body", "请求须为 multipart/form-data 表单（照片放在 photos 字段）") from None
     fields = {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile) and v != ""}
+    try:
+        check_text(fields)
+    except Undecodable as exc:
+        raise Invalid(exc.field, exc.reason) from None
     uploads = [v for k, v in form.multi_items() if isinstance(v, UploadFile) and k in PHOTO_FIELDS]
     return fields, uploads
 
@@ -166,10 +170,40 @@ def _today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-@router.post("/checkins", status_code=201, summary="零上报：今日本网格无事项可报")
+@router.post(
+    "/checkins",
+    status_code=201,
+    response_model=CheckinOut,
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": CheckinIn.model_json_schema()}}}
+    },
+    summary="零上报：今日本网格无事项可报",
+)
 async def post_checkin(
-    request: Request, body: CheckinIn, principal: Annotated[Principal, require(Permission.GRID_APP)]
+    request: Request, principal: Annotated[Principal, require(Permission.GRID_APP)]
 ) -> CheckinOut:
+    pool = request.app.state.pool
+    raw_id = await store_raw(pool, _raw(request, await request.body(), principal))
+    try:
+        out = await _check_in(request, principal)
+    except (Invalid, FieldsInvalid, Forbidden) as exc:
+        await record_outcome(
+            pool, raw_id, Outcome.REJECTED, error={"error": exc.error, "message": exc.message}, channel="app"
+        )
+        raise
+    await record_outcome(pool, raw_id, Outcome.REPLIED, channel="app")
+    return out
+
+
+async def _check_in(request: Request, principal: Principal) -> CheckinOut:
+    try:
+        decoded = decode_json(await request.body())
+    except Undecodable as exc:
+        raise Invalid(exc.field, exc.reason) from None
+    try:
+        body = CheckinIn.model_validate(decoded)
+    except ValidationError as exc:
+        raise FieldsInvalid(field_errors(list(exc.errors()))) from None
     if check_channel(principal, Channel.APP):
         raise Forbidden("只有网格员可以零上报")
     catalog = await request.app.state.catalogs.get()
@@ -187,6 +221,18 @@ async def post_checkin(
     async with request.app.state.pool.acquire() as conn:
         recorded = await check_in(conn, grid_code=grid, day=day, principal=principal, note=body.note)
     return CheckinOut(grid_code=grid, grid_name=catalog.area_name(grid), day=day, recorded=recorded)
+
+
+def _raw(request: Request, body: bytes, principal: Principal) -> RawRequest:
+    return RawRequest(
+        body=body,
+        channel="app",
+        content_type=request.headers.get("content-type"),
+        submitted_by=principal.subject,
+        headers=kept_headers(request.headers),
+        path=request.url.path,
+        remote_addr=request.client.host if request.client else None,
+    )
 
 
 @router.get("/activity", summary="各网格今日上报与零上报情况（未上报也未零上报的网格）")

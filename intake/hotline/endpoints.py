@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from intake.decoding import Undecodable, decode_json
 from intake.hotline.orders import FEED_PREFIX, check_category, take_order
 from intake.hotline.protocol import (
     CHANNEL,
@@ -117,9 +117,9 @@ async def _take(request: Request, raw_id: int, body: bytes) -> JSONResponse:
             details={"content_type": media[:60]},
         )
     try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("请求体不是合法的JSON", error="invalid_json") from None
+        decoded = decode_json(body)
+    except Undecodable as exc:
+        raise ApiError(exc.reason, error="invalid_json", details={"field": exc.field}) from None
     order = parse_order(decoded)
     await check_category(pool, order, getattr(request.app.state, "catalogs", None))
     created = await take_order(pool, raw_id=raw_id, order=order, feed=feed)

@@ -3,11 +3,11 @@ was verified when it arrived but never finished (the database went away in betwe
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
 
+from intake.decoding import Undecodable, decode_json
 from intake.hotline.protocol import (
     CHANNEL,
     OrderInvalid,
@@ -58,9 +58,9 @@ async def replay_order(pool: asyncpg.Pool, row: asyncpg.Record) -> str:
         await record_outcome(pool, row["id"], Outcome.REJECTED, error=error, channel=CHANNEL)
         return Outcome.REJECTED
     try:
-        decoded = json.loads(row["body"])
-    except (ValueError, UnicodeDecodeError):
-        error = {"error": "invalid_json", "message": "请求体不是合法的JSON"}
+        decoded = decode_json(row["body"])
+    except Undecodable as exc:
+        error = {"error": "invalid_json", "message": exc.reason}
         await record_outcome(pool, row["id"], Outcome.REJECTED, error=error, channel=CHANNEL)
         return Outcome.REJECTED
     try:

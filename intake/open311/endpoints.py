@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from intake.decoding import check_text
 from intake.open311 import mapping
 from intake.open311.formats import (
     FORMATS,
@@ -238,7 +239,9 @@ async def _read_fields(
         if media == "multipart/form-data":
             form = await request.form(max_files=10, max_fields=MAX_FIELDS)
             try:
-                return first_values(form.multi_items()), True
+                fields = first_values(form.multi_items())
+                check_text(fields)
+                return fields, True
             finally:
                 await form.close()
         return form_fields(body, params.get("charset") or "utf-8"), True

@@ -7,7 +7,6 @@ found is named (Open311 errors are a list), in Chinese with the parameter's own 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from intake.decoding import Undecodable, check_text, decode_json
 from intake.open311.formats import Open311Error
 from intake.open311.mapping import CST
 from services.geo.coords import SUPPORTED_CRS, to_wgs84
@@ -58,13 +58,18 @@ def form_fields(body: bytes, charset: str = "utf-8") -> dict[str, str]:
     pairs = parse_qsl(
         text, keep_blank_values=True, encoding=charset, errors="strict", max_num_fields=MAX_FIELDS
     )
-    return first_values(pairs)
+    fields = first_values(pairs)
+    check_text(fields)  # NUL or a lone surrogate: ValueError (Undecodable), the caller's 400
+    return fields
 
 
 def json_fields(body: bytes) -> dict[str, str]:
     """A JSON object's scalar members as fields (numbers as written: ``"lat": 31.2`` → ``"31.2"``).
     ``ValueError`` when the body isn't a JSON object."""
-    decoded = json.loads(body)
+    try:
+        decoded = decode_json(body)
+    except Undecodable as exc:
+        raise ValueError(exc.reason) from None
     if not isinstance(decoded, dict):
         raise ValueError("not a JSON object")
     fields: dict[str, str] = {}

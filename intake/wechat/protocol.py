@@ -124,7 +124,7 @@ def parse_xml(body: bytes) -> dict[str, str]:
         root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise BadXml("XML中不允许DTD或实体声明") from None
-    except (ParseError, ValueError, UnicodeError):
+    except (ParseError, ValueError, UnicodeError, LookupError):  # LookupError: an unknown encoding named
         raise BadXml("XML格式错误") from None
     if root.tag != "xml":
         raise BadXml("根元素须为<xml>")
@@ -286,7 +286,7 @@ def parse_message(fields: Mapping[str, str]) -> Message:
             *base,
             lat=_coordinate(fields, "Location_X", 90.0),
             lon=_coordinate(fields, "Location_Y", 180.0),
-            scale=int(scale) if scale.isdigit() else None,
+            scale=int(scale) if scale.isascii() and scale.isdigit() and len(scale) < 6 else None,
             label=_optional(fields, "Label", 300),
         )
     return OtherMessage(*base)

@@ -140,6 +140,10 @@ class Conflict(ApiError):
     status, error = 409, "conflict"
 
 
+class ServiceUnavailable(ApiError):
+    status, error = 503, "unavailable"
+
+
 class Invalid(ApiError):
     """422 for one field: ``Invalid(field, reason)``."""
 
@@ -219,6 +223,17 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(503, "unavailable", "系统暂时不可用，请稍后重试")
         response.headers["Retry-After"] = "5"
         return response
+
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # Text PostgreSQL can't hold (NUL, a lone surrogate) or a value out of its range: the sender's.
+        log.warning("refused unstorable input: %s", type(exc).__name__)
+        return error_response(422, "unstorable_value", "提交的内容含有无法保存的字符或超出范围的数值")
+
+    async def _too_deep(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(400, "too_deep", "请求内容嵌套层级过深")
+
+    app.add_exception_handler(asyncpg.DataError, _unstorable)
+    app.add_exception_handler(RecursionError, _too_deep)
 
     for unavailable in (
         OSError,

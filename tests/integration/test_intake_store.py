@@ -53,7 +53,7 @@ async def test_raw_requests_are_for_admins_and_reading_one_is_audited(
     listed = (await admin.get("/api/v1/intake/raw", params={"outcome": "rejected", "limit": 50})).json()
     assert raw_id in [r["id"] for r in listed] and all("body" not in r for r in listed)
     one = (await admin.get(f"/api/v1/intake/raw/{raw_id}")).json()
-    assert one["body_text"] == "{not json" and one["error"] == {"error": "invalid_json"}
+    assert one["body_text"] == "{not json" and one["error"]["error"] == "invalid_json"
     audit = (await admin.get("/api/v1/audit", params={"action": "raw_inbound.read", "limit": 5})).json()
     assert any(e["target"] == str(raw_id) for e in audit)
 
