@@ -94,7 +94,14 @@ async def post_report(
         return error_response(403, "channel_forbidden", refusal, details={"raw_id": raw_id})
     try:
         created = await open_case(pool, raw_id=raw_id, report=report, principal=principal)
-    except (asyncpg.PostgresError, OSError, ValueError) as exc:
+    except ValueError as exc:  # a point that has no place in WGS-84 (e.g. a BD-09 pole)
+        await mark_rejected(
+            pool, raw_id=raw_id, error={"error": "invalid_location", "reason": str(exc)[:200]}
+        )
+        return error_response(
+            422, "invalid_location", "坐标无效，无法换算为WGS-84", details={"raw_id": raw_id}
+        )
+    except (asyncpg.PostgresError, OSError) as exc:
         # Ours, not the sender's: kept as failed, `gridcase intake replay` takes it in once fixed.
         log.exception("report %s failed", raw_id)
         await record_outcome(pool, raw_id, Outcome.FAILED, error={"error": type(exc).__name__})
