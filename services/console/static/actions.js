@@ -740,5 +740,341 @@ window.GridcaseActions = (() => {
 
   const limitText = G.limitText; // "2wh" → "2个工作小时"
 
-  return { create, LABELS, SPECS, labelOf };
+  // ---------------------------------------------------------------------
+  // 督办: a case's supervision orders; operators and leaders issue one, the lead department answers
+  // ---------------------------------------------------------------------
+
+  // 回复时限 of a new order (the server's default is 1 working day).
+  const REPLY_WITHIN = [['2h', '2小时'], ['4wh', '4个工作小时'], ['1wd', '1个工作日'], ['3wd', '3个工作日']];
+  const REPLY_WITHIN_DEFAULT = '1wd';
+  // A case the server takes an order on: dispatched to a department and not finished.
+  const NOT_SUPERVISABLE = new Set(['reported', 'triage', 'closed', 'rejected', 'duplicate']);
+  const ISSUE_PERMISSION = 'case.supervise';
+  const REPLY_PERMISSION = 'case.reply_supervision';
+
+  /**
+   * The 督办 part of a case page: who supervises the case now, its orders (issuer, reason, reply due
+   * with a light, status, reply), the "下发督办单" form for who may issue one (case.supervise) and a
+   * "回复" form on open orders for the lead department (case.reply_supervision; the server decides
+   * whether this department leads the case and says so when it doesn't).
+   *
+   *   const sup = GridcaseActions.createSupervision({ request, onDone, permissions: () => session.permissions });
+   *   container.append(sup.root);   // once
+   *   sup.render(detail);           // after every load of the case
+   */
+  function createSupervision({ request, onDone, idPrefix = 'sup', permissions = () => null } = {}) {
+    if (typeof request !== 'function') throw new Error('GridcaseActions.createSupervision: request is required');
+    const root = el('section', { class: 'sup', attrs: { id: `${idPrefix}-supervision`, 'aria-label': '督办' } });
+    const head = el('div', { class: 'sup-head' });
+    const list = el('div', { class: 'sup-body' });
+    const bar = el('div', { class: 'sup-bar' });
+    const notice = el('div', { class: 'acts-notice', attrs: { role: 'status', 'aria-live': 'polite' } });
+    const slot = el('div', { class: 'sup-form-slot' });
+    root.append(head, list, bar, notice, slot);
+    root.hidden = true;
+
+    const st = { caseId: null, detail: null, form: null, busy: false };
+    const can = (perm) => {
+      const set = permissions();
+      return !!set && typeof set.has === 'function' && set.has(perm);
+    };
+
+    function reset() {
+      st.caseId = null;
+      st.detail = null;
+      st.busy = false;
+      closeForm();
+      setNotice('');
+      root.hidden = true;
+      root.removeAttribute('data-case-id');
+    }
+
+    function setNotice(text, tone = 'ok') {
+      notice.textContent = text;
+      notice.className = `acts-notice acts-notice-${tone}`;
+      notice.hidden = !text;
+    }
+
+    function closeForm() {
+      st.form = null;
+      slot.replaceChildren();
+    }
+
+    const mayIssue = (d) => can(ISSUE_PERMISSION) && !!s(d.department_code) && !NOT_SUPERVISABLE.has(s(d.status));
+    const mayReply = () => can(REPLY_PERMISSION);
+
+    function render(d) {
+      if (!isObj(d) || !s(d.case_id)) {
+        reset();
+        return root;
+      }
+      if (d.case_id !== st.caseId) {
+        reset();
+        st.caseId = d.case_id;
+      }
+      st.detail = d;
+      root.dataset.caseId = d.case_id;
+      const orders = objects(d.supervision_orders);
+      const supervisor = s(d.supervisor_label);
+      // Nothing to show and nothing to do (a grid worker's view of a case nobody supervises): no section.
+      if (!orders.length && !supervisor && !mayIssue(d) && !st.form && notice.hidden) {
+        root.hidden = true;
+        head.replaceChildren();
+        list.replaceChildren();
+        bar.replaceChildren();
+        return root;
+      }
+      root.hidden = false;
+      const open = orders.filter((o) => s(o.status) === 'open');
+      const late = open.filter((o) => G.orderDeadline(o).tone === 'red');
+      head.replaceChildren(
+        el('h3', { class: 'panel-section sup-title' }, [
+          '督办',
+          open.length ? el('span', {
+            class: `sup-count${late.length ? ' sup-count-late' : ''}`,
+            text: late.length ? `${late.length} 件超期未回复` : `${open.length} 件待回复`,
+          }) : null,
+        ]),
+        el('div', { class: 'sup-now', attrs: { id: `${idPrefix}-supervisor` } }, [
+          el('span', { class: 'sup-now-label', text: '当前督办' }),
+          supervisor
+            ? el('b', { class: 'sup-now-who', text: supervisor })
+            : el('span', { class: 'muted', text: '暂无（未提级、未下发督办单）' }),
+          s(d.level_label) ? el('span', { class: 'sup-now-level', text: `${s(d.level_label)}级` }) : null,
+        ]),
+      );
+      list.replaceChildren(orders.length
+        ? el('ol', { class: 'sup-orders', attrs: { id: `${idPrefix}-orders` } }, orders.map((o) => orderItem(o)))
+        : el('div', { class: 'panel-empty sup-empty', text: '暂无督办单' }));
+      const issue = mayIssue(d);
+      const issuing = st.form && st.form.kind === 'supervise';
+      bar.replaceChildren(issue ? el('button', {
+        class: `btn btn-secondary sup-issue-btn${issuing ? ' active' : ''}`,
+        text: '下发督办单',
+        attrs: {
+          type: 'button', id: `${idPrefix}-issue`, 'data-sup': 'issue', 'aria-expanded': issuing ? 'true' : 'false',
+          'aria-controls': `${idPrefix}-form`, disabled: st.busy,
+        },
+        on: { click: () => (issuing ? (closeForm(), render(st.detail)) : openIssue()) },
+      }) : null);
+      bar.hidden = !issue;
+      // An answer form for an order that is no longer open (answered meanwhile): close it, say so.
+      if (st.form && st.form.kind === 'reply_supervision' && !st.busy) {
+        const still = open.find((o) => String(o.id) === st.form.orderId);
+        if (!still) {
+          const refused = !st.form.fk.error.hidden ? st.form.fk.error.textContent : '';
+          closeForm();
+          setNotice(refused || '该督办单已回复，无需再回复。', 'warn');
+        } else {
+          st.form.context.replaceChildren(orderContext(still));
+        }
+      }
+      if (st.form && st.form.kind === 'supervise' && !issue && !st.busy) {
+        closeForm();
+        setNotice('案件状态已变化，当前不能下发督办单。', 'warn');
+      }
+      return root;
+    }
+
+    function orderItem(o) {
+      const id = String(o.id);
+      const dl = G.orderDeadline(o);
+      const status = s(o.status);
+      const reply = s(o.reply);
+      const replyable = status === 'open' && mayReply();
+      const replying = st.form && st.form.kind === 'reply_supervision' && st.form.orderId === id;
+      return el('li', {
+        class: `sup-order sup-order-${status === 'open' ? (dl.tone === 'red' ? 'late' : 'open') : 'done'}`,
+        dataset: { orderId: id, status, overdue: dl.tone === 'red' || !Number.isNaN(G.parseTime(o.overdue_at)) ? 'true' : 'false' },
+      }, [
+        el('div', { class: 'sup-order-head' }, [
+          el('span', { class: 'sup-issuer', text: `${s(o.issuer_label) || '督办'}督办` }),
+          el('span', { class: `sup-status sup-status-${status === 'open' ? (dl.tone === 'red' ? 'late' : 'open') : 'done'}`, text: G.orderStatusText(o, dl) }),
+          el('span', { class: 'sup-created mono', text: G.fmtTime(o.created_at), title: `下发于 ${G.fmtFull(o.created_at)}` }),
+        ]),
+        el('div', { class: 'sup-reason', text: s(o.reason) }),
+        el('div', { class: 'sup-meta' }, [
+          el('span', { class: `due due-${dl.tone === 'none' ? 'stopped' : dl.tone}`, title: `回复时限 ${G.fmtFull(o.reply_due_at)}` }, [
+            el('span', { class: `light light-${dl.tone === 'none' ? 'stopped' : dl.tone}`, attrs: { 'aria-hidden': 'true' } }),
+            '回复时限 ',
+            el('span', { class: 'mono', text: G.fmtTime(o.reply_due_at) }),
+          ]),
+          dl.short ? el('span', { class: `sup-left sup-left-${dl.tone}`, text: dl.short }) : null,
+          s(o.issued_by_label) ? el('span', { class: 'sup-by', text: `下发：${s(o.issued_by_label)}` }) : null,
+        ]),
+        reply ? el('div', { class: 'sup-reply' }, [
+          el('div', { class: 'sup-reply-head' }, [
+            el('b', { text: '回复' }),
+            el('span', { class: 'sup-reply-who', text: [s(o.replied_by_label), G.fmtTime(o.replied_at) === '—' ? '' : G.fmtTime(o.replied_at)].filter(Boolean).join(' · ') }),
+          ]),
+          el('div', { class: 'sup-reply-text', text: reply }),
+        ]) : null,
+        replyable ? el('div', { class: 'sup-order-foot' }, [el('button', {
+          class: `btn btn-primary sup-reply-btn${replying ? ' active' : ''}`,
+          text: '回复督办',
+          attrs: {
+            type: 'button', 'data-reply-order': id, 'aria-expanded': replying ? 'true' : 'false',
+            'aria-controls': `${idPrefix}-form`, disabled: st.busy,
+          },
+          on: { click: () => (replying ? (closeForm(), render(st.detail)) : openReply(id)) },
+        })]) : null,
+      ]);
+    }
+
+    function orderContext(o) {
+      return el('div', { class: 'act-request' }, [
+        el('b', { text: `${s(o.issuer_label) || '督办'}督办` }),
+        el('span', { text: ` 事由：${s(o.reason)}；回复时限 ${G.fmtMinute(o.reply_due_at)}` }),
+      ]);
+    }
+
+    function buildForm(kind, { title, hint, fields, submitText, orderId = '' }) {
+      const fk = G.formKit(`${idPrefix}-${kind}`);
+      const context = el('div', { class: 'act-context' });
+      const submit = el('button', { class: 'btn btn-primary', text: submitText, attrs: { type: 'submit', 'data-submit': kind } });
+      const cancel = el('button', {
+        class: 'btn btn-plain',
+        text: '取消',
+        attrs: { type: 'button', 'data-cancel': kind },
+        on: { click: () => { if (!st.busy) { closeForm(); render(st.detail); } } },
+      });
+      const f = { kind, orderId, fk, context, submit, submitText, inputs: {} };
+      const rows = fields.map(([name, label, input, opts]) => {
+        f.inputs[name] = input;
+        return fk.row(name, label, input, opts);
+      });
+      f.node = el('form', {
+        class: `act-form sup-form sup-form-${kind}`,
+        attrs: { id: `${idPrefix}-form`, novalidate: true, 'data-form': kind, 'aria-label': title },
+        on: {
+          submit: (e) => {
+            e.preventDefault();
+            send(f);
+          },
+          keydown: (e) => {
+            if (e.key === 'Escape' && !st.busy) {
+              e.stopPropagation();
+              closeForm();
+              render(st.detail);
+            }
+          },
+        },
+      }, [
+        el('div', { class: 'act-form-head' }, [
+          el('span', { class: 'act-form-title', text: title }),
+          hint ? el('span', { class: 'act-form-hint', text: hint }) : null,
+        ]),
+        context,
+        ...rows,
+        fk.error,
+        el('div', { class: 'act-form-foot' }, [submit, cancel]),
+      ]);
+      return f;
+    }
+
+    function show(f) {
+      setNotice('');
+      st.form = f;
+      slot.replaceChildren(f.node);
+      render(st.detail);
+      const first = f.node.querySelector('textarea, select');
+      if (first) first.focus();
+      f.node.scrollIntoView({ block: 'nearest' });
+    }
+
+    function openIssue() {
+      if (st.busy) return;
+      const d = st.detail || {};
+      const reason = el('textarea', {
+        class: 'act-input act-textarea',
+        attrs: { rows: 3, maxlength: 1000, autocomplete: 'off', placeholder: '例如：群众多次反映，请加快处置并回复办理进展' },
+      });
+      const within = el('select', { class: 'act-input act-select' }, REPLY_WITHIN.map(([value, label]) => el('option', {
+        text: label, attrs: { value, selected: value === REPLY_WITHIN_DEFAULT },
+      })));
+      const f = buildForm('supervise', {
+        title: '下发督办单',
+        hint: `督办${s(d.department_name) || '承办部门'}，须在回复时限内回复办理情况。`,
+        submitText: '确认下发',
+        fields: [
+          ['reason', '督办事由', reason, { required: true, hint: '2–1000 字' }],
+          ['reply_within', '回复时限', within, { hint: '工作小时、工作日按工作时间计算（不含节假日）' }],
+        ],
+      });
+      show(f);
+    }
+
+    function openReply(orderId) {
+      if (st.busy) return;
+      const o = objects(st.detail && st.detail.supervision_orders).find((x) => String(x.id) === orderId);
+      if (!o) return;
+      const reply = el('textarea', {
+        class: 'act-input act-textarea',
+        attrs: { rows: 3, maxlength: 2000, autocomplete: 'off', placeholder: '办理进展、已采取的措施、预计办结时间' },
+      });
+      const f = buildForm('reply_supervision', {
+        title: '回复督办',
+        submitText: '提交回复',
+        orderId,
+        fields: [['reply', '回复内容', reply, { required: true, hint: '2–2000 字' }]],
+      });
+      f.context.replaceChildren(orderContext(o));
+      show(f);
+    }
+
+    function setBusy(f, busy) {
+      st.busy = busy;
+      f.node.setAttribute('aria-busy', busy ? 'true' : 'false');
+      for (const input of f.node.querySelectorAll('input, textarea, select, button')) input.disabled = busy;
+      f.submit.textContent = busy ? '提交中…' : f.submitText;
+      for (const b of root.querySelectorAll('.sup-bar button, [data-reply-order]')) b.disabled = busy;
+    }
+
+    async function send(f) {
+      if (st.busy || st.form !== f) return;
+      const caseId = st.caseId;
+      const name = f.kind === 'supervise' ? 'reason' : 'reply';
+      const max = f.kind === 'supervise' ? 1000 : 2000;
+      const text = f.inputs[name].value.trim();
+      const n = [...text].length;
+      if (n < 2 || n > max) {
+        f.fk.showErrors('', new Map([[name, n === 0 ? `请填写${f.kind === 'supervise' ? '督办事由' : '回复内容'}` : `须为 2–${max} 个字（现为 ${n} 个字）`]]));
+        return;
+      }
+      f.fk.clear();
+      setBusy(f, true);
+      try {
+        let done;
+        if (f.kind === 'supervise') {
+          const answer = await request(`/api/v1/cases/${encodeURIComponent(caseId)}/supervision-orders`, {
+            method: 'POST', body: { reason: text, reply_within: f.inputs.reply_within.value || REPLY_WITHIN_DEFAULT },
+          });
+          const due = isObj(answer) ? G.fmtMinute(answer.reply_due_at) : '—';
+          done = due === '—' ? '已下发督办单。' : `已下发督办单，须于 ${due} 前回复。`;
+        } else {
+          await request(`/api/v1/supervision-orders/${encodeURIComponent(f.orderId)}/reply`, { method: 'POST', body: { reply: text } });
+          done = '已回复督办。';
+        }
+        if (st.caseId !== caseId) return;
+        st.busy = false;
+        closeForm();
+        setNotice(done);
+        render(st.detail);
+        if (onDone) onDone({ kind: f.kind, caseId });
+      } catch (err) {
+        if (err instanceof G.SignedOut) return;
+        if (st.caseId !== caseId || st.form !== f) return;
+        setBusy(f, false);
+        f.fk.showServerError(err, f.kind === 'supervise' ? '下发' : '回复');
+        // Refused because the case or the order changed (409) or isn't this department's (403): reload it.
+        if (err instanceof G.HttpError && (err.status === 409 || err.status === 403) && onDone) {
+          onDone({ kind: f.kind, caseId, refused: true });
+        }
+      }
+    }
+
+    return { root, render, reset };
+  }
+
+  return { create, createSupervision, LABELS, SPECS, labelOf };
 })();

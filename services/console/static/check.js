@@ -392,6 +392,7 @@
       ]));
       const others = objects(d.photos).filter((p) => !result || s(p.event_id) !== s(result.event.event_id));
       if (others.length) top.push(el('h3', { class: 'ck-section', text: '其他照片' }), G.photoGrid(others));
+      top.push(G.clockSection(d, { id: 'ck-clocks', headClass: 'ck-section' }));
       top.push(el('h3', { class: 'ck-section', text: '现场核查' }));
       rest.push(el('details', { class: 'ck-history' }, [
         el('summary', { text: '处置记录' }),
@@ -415,6 +416,7 @@
       ...(d ? G.intakeFields(d, { idPrefix: 'ck-' }) : []),
     ]));
     if (!d) return;
+    top.push(G.clockSection(d, { id: 'ck-clocks', headClass: 'ck-section' }));
     const photos = objects(d.photos);
     if (photos.length) top.push(el('h3', { class: 'ck-section', text: '现场照片' }), G.photoGrid(photos));
     top.push(el('h3', { class: 'ck-section', text: '先行处置' }));

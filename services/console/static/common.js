@@ -178,8 +178,21 @@ window.Gridcase = (() => {
       const short = now >= due ? `超期 ${fmtDuration(now - due)}` : '已超期';
       return { tone: 'red', due, short, tip: `${dueText}\n${short.replace(/^超期/, '已超期')}` };
     }
-    const start = parseTime(c.dispatched_at);
     const short = `剩余 ${fmtDuration(due - now)}`;
+    // A case page has its clocks: the one due then says how much of its limit is used, counting
+    // working time only where the limit is in working hours (the server's light).
+    const clock = objects(c.clocks).find((k) => s(k.state) === 'running' && (k.light === 'green' || k.light === 'yellow') &&
+      Math.abs(parseTime(k.due_at) - due) < 60000);
+    if (clock) {
+      const pct = Math.round(Math.max(0, Number(clock.elapsed_ratio) || 0) * 100);
+      return {
+        tone: clock.light,
+        due,
+        short,
+        tip: `${dueText}\n${short}（已用时 ${pct}%${clock.working_time === true ? '，按工作时间计' : ''}）`,
+      };
+    }
+    const start = parseTime(c.dispatched_at);
     if (Number.isNaN(start) || start >= due) return { tone: 'green', due, short, tip: `${dueText}\n${short}` };
     const ratio = Math.max(0, (now - start) / (due - start));
     return {
@@ -508,7 +521,36 @@ window.Gridcase = (() => {
         s(p.to_level_label) ? `提级至${s(p.to_level_label)}督办` : '',
       ].filter(Boolean).join('；');
     },
-    'case.escalated': (p) => `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
+    'case.escalated': (p) => [
+      `${s(p.from_level_label) || '—'} → ${s(p.to_level_label) || '—'}`,
+      Number.isFinite(p.step) && Number.isFinite(p.steps) ? `第${p.step}/${p.steps}级` : '',
+      s(p.supervisor) ? `由${s(p.supervisor)}督办` : '',
+      s(p.notify) ? `通知${s(p.notify)}` : '',
+      Number.isNaN(parseTime(p.due_at)) ? '' : `下一级 ${fmtMinute(p.due_at)}`,
+    ].filter(Boolean).join('；'),
+    'case.overdue': (p) => `${phaseLabel(p)}超时${s(p.level_label) ? `（${s(p.level_label)}级）` : ''}`,
+    'case.sla_started': (p) => [
+      s(p.phase) ? `${phaseLabel(p)}开始计时` : '',
+      s(p.limit) ? `时限${limitText(p.limit)}` : '',
+      Number.isNaN(parseTime(p.due_at)) ? '' : `至 ${fmtMinute(p.due_at)}`,
+      p.provisional === true ? '暂估' : '',
+    ].filter(Boolean).join('，'),
+    'case.deadline_warning': (p) => [
+      `${phaseLabel(p)}临期`,
+      Number.isFinite(p.elapsed_ratio) ? `已用时 ${Math.round(p.elapsed_ratio * 100)}%` : '',
+      Number.isNaN(parseTime(p.due_at)) ? '' : `时限 ${fmtMinute(p.due_at)}`,
+    ].filter(Boolean).join('，'),
+    'case.supervision_ordered': (p) => [
+      s(p.issuer_label) ? `${s(p.issuer_label)}督办` : '',
+      s(p.reason) ? `事由：${s(p.reason)}` : '',
+      Number.isNaN(parseTime(p.reply_due_at))
+        ? '' : `请${s(p.department_name) || '承办部门'}于 ${fmtMinute(p.reply_due_at)} 前回复`,
+    ].filter(Boolean).join('；'),
+    'case.supervision_replied': (p) => (s(p.reply) ? `回复：${s(p.reply)}` : ''),
+    'case.supervision_overdue': (p) => [
+      s(p.issuer_label) ? `${s(p.issuer_label)}的督办单` : '督办单',
+      Number.isNaN(parseTime(p.reply_due_at)) ? '超期未回复' : `超过 ${fmtMinute(p.reply_due_at)} 仍未回复`,
+    ].join(''),
     'case.returned': (p) => (s(p.note) || s(p.reason) ? `退回原因：${s(p.note) || s(p.reason)}` : ''),
     'case.suspended': (p) => (s(p.note) || s(p.reason) ? `挂起原因：${s(p.note) || s(p.reason)}` : ''),
     'case.resolved': (p) => (s(p.note) || s(p.result) ? `办理结果：${s(p.note) || s(p.result)}` : ''),
@@ -561,8 +603,9 @@ window.Gridcase = (() => {
     if (type.startsWith('notification.')) return type.endsWith('failed') ? 'bad' : 'info';
     if (type === 'case.bounce_flagged') return 'bad';
     if (type === 'case.handed_over') return 'warn';
-    if (/escalated|returned|reworked|overdue|refused|rejected/.test(type)) return 'warn';
-    if (type === 'case.closed' || type === 'case.resolved') return 'good';
+    if (type === 'case.supervision_overdue') return 'bad';
+    if (/escalated|returned|reworked|overdue|refused|rejected|deadline_warning|supervision_ordered/.test(type)) return 'warn';
+    if (type === 'case.closed' || type === 'case.resolved' || type === 'case.supervision_replied') return 'good';
     return 'std';
   }
 
@@ -936,6 +979,268 @@ window.Gridcase = (() => {
   }
 
   // ---------------------------------------------------------------------
+  // 办理时限: each phase's clock (签收, 处置, 核查) on the case page, and the calendar's warning
+  // ---------------------------------------------------------------------
+
+  const PHASE_LABELS = { sign: '签收', handle: '处置', check: '核查' };
+  const CLOCK_STATE_LABELS = { running: '计时中', paused: '已暂停', done: '已完成', stopped: '已停止' };
+  const LIGHT_LABELS = { green: '正常', yellow: '临期', red: '超时' };
+  const PROVISIONAL_TIP = '涉及未确认节假日安排的年份，时限按周末与固定节日暂估';
+  const DEFAULT_WORKDAY_MINUTES = 450; // 08:30-12:00,13:30-17:30
+  let workdayMinutes = DEFAULT_WORKDAY_MINUTES;
+
+  const phaseLabel = (p) => s(p.phase_label) || PHASE_LABELS[s(p.phase)] || '';
+
+  /** The minutes of a working day from office hours ("08:30-12:00,13:30-17:30" → 450); null if unreadable. */
+  function officeDayMinutes(text) {
+    let total = 0;
+    for (const part of s(text).split(',')) {
+      const m = /^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$/.exec(part);
+      if (!m) return null;
+      total += Number(m[3]) * 60 + Number(m[4]) - (Number(m[1]) * 60 + Number(m[2]));
+    }
+    return total > 0 ? total : null;
+  }
+
+  /** The office hours the deadlines count (GET /api/v1/calendar/status): a working day's length. */
+  function setOfficeHours(text) {
+    workdayMinutes = officeDayMinutes(text) || workdayMinutes;
+  }
+
+  /** 7.5, 2, 0.3: at most one decimal. */
+  const oneDecimal = (v) => String(Math.round(v * 10) / 10);
+
+  /**
+   * Minutes as people say them. Working time: "40分钟", "2.5工作小时", "1个工作日（7.5工作小时）"
+   * ("1个工作日，7.5工作小时" with `inner`, for inside brackets); calendar time: "30分钟", "2小时30分",
+   * "1天3小时". `dayMinutes`: a working day (office hours).
+   */
+  function minutesText(minutes, working, dayMinutes = workdayMinutes, { inner = false } = {}) {
+    const m = Math.max(0, Number(minutes) || 0);
+    if (!working) return fmtDuration(m * 60000);
+    if (m < 60) return `${Math.round(m)}分钟`;
+    if (m < dayMinutes) return `${oneDecimal(m / 60)}工作小时`;
+    const days = oneDecimal(m / dayMinutes);
+    const hours = oneDecimal(m / 60);
+    return inner ? `${days}个工作日，${hours}工作小时` : `${days}个工作日（${hours}工作小时）`;
+  }
+
+  /** "已用 0.6/共 2 工作小时" (calendar limits: 分钟, 小时 or 天, by the limit's size). */
+  function clockUsedText(c, dayMinutes = workdayMinutes) {
+    const used = Math.max(0, Number(c.elapsed_minutes) || 0);
+    const total = Math.max(0, (Number(c.limit_minutes) || 0) + (Number(c.extended_minutes) || 0));
+    if (c.working_time === true) {
+      const days = total >= dayMinutes ? `（${oneDecimal(total / dayMinutes)}个工作日）` : '';
+      return `已用 ${oneDecimal(used / 60)}/共 ${oneDecimal(total / 60)} 工作小时${days}`;
+    }
+    if (total < 120) return `已用 ${Math.round(used)}/共 ${Math.round(total)} 分钟`;
+    if (total < 2880) return `已用 ${oneDecimal(used / 60)}/共 ${oneDecimal(total / 60)} 小时`;
+    return `已用 ${oneDecimal(used / 1440)}/共 ${oneDecimal(total / 1440)} 天`;
+  }
+
+  /** One entry of a clock's history, in Chinese: "暂停（已用1.5工作小时）". */
+  function clockHistoryText(h, working, dayMinutes) {
+    const mins = (v) => minutesText(v, working, dayMinutes, { inner: true });
+    const limit = s(h.limit) ? `（时限${limitText(h.limit)}）` : '';
+    switch (s(h.what)) {
+      case 'started': return `开始计时${limit}`;
+      case 'restarted': return `重新计时${limit}`;
+      case 'paused': return Number.isFinite(h.used_minutes) ? `暂停（已用${mins(h.used_minutes)}）` : '暂停';
+      case 'resumed': return Number.isFinite(h.left_minutes) ? `恢复（剩余${mins(h.left_minutes)}）` : '恢复';
+      case 'extended': {
+        const to = Number.isNaN(parseTime(h.to)) ? '' : `至 ${fmtTime(h.to)}`;
+        const by = Number.isFinite(h.minutes) && h.minutes > 0 ? `（延长${mins(h.minutes)}）` : '';
+        return `延期${to}${by}`;
+      }
+      case 'done': return Number.isFinite(h.used_minutes) ? `完成（共用${mins(h.used_minutes)}）` : '完成';
+      case 'stopped': return Number.isFinite(h.used_minutes) ? `停止（已用${mins(h.used_minutes)}）` : '停止';
+      case 'exhausted': return '阶梯已到顶';
+      default: return s(h.what) || '—';
+    }
+  }
+
+  // Which clocks' histories are unfolded ("caseId:phase"): they stay so across the page's refreshes.
+  const openClockHistories = new Set();
+
+  function clockRow(c, caseId, idPrefix) {
+    const phase = s(c.phase);
+    const state = s(c.state);
+    const working = c.working_time === true;
+    const dayMinutes = officeDayMinutes(c.office_hours) || workdayMinutes;
+    const light = Object.prototype.hasOwnProperty.call(LIGHT_LABELS, s(c.light)) ? s(c.light) : '';
+    const tone = light || (state === 'done' ? 'done' : 'stopped');
+    const ratio = Math.max(0, Number(c.elapsed_ratio) || 0);
+    const pct = Math.round(ratio * 100);
+    const label = phaseLabel(c) || phase || '时限';
+    let when = null;
+    if (state === 'paused') {
+      when = el('span', { class: 'clock-when', text: '暂停中，恢复后顺延' });
+    } else if (state === 'done' || state === 'stopped') {
+      const at = parseTime(c.ended_at);
+      when = el('span', { class: 'clock-when', title: Number.isNaN(at) ? '' : fmtFull(at) }, [
+        `${state === 'done' ? '完成' : '停止'}于 `, el('span', { class: 'mono', text: fmtTime(at) }),
+      ]);
+    } else if (!Number.isNaN(parseTime(c.due_at))) {
+      when = el('span', { class: 'clock-when', title: `时限 ${fmtFull(c.due_at)}（北京时间）` }, [
+        '时限 ', el('span', { class: 'mono clock-due', text: fmtTime(c.due_at) }),
+      ]);
+    }
+    const extended = Number(c.extended_minutes) || 0;
+    const limit = [
+      s(c.limit) ? `时限${limitText(c.limit)}` : '',
+      extended > 0 ? `已延长${minutesText(extended, working, dayMinutes)}` : '',
+      working ? '按工作时间计' : '按自然时间计',
+    ].filter(Boolean).join('，');
+    const history = objects(c.history);
+    const pauses = Number.isFinite(c.pauses) ? c.pauses : history.filter((h) => h.what === 'paused').length;
+    const extensions = Number.isFinite(c.extensions) ? c.extensions : history.filter((h) => h.what === 'extended').length;
+    const counts = [pauses ? `${pauses}次暂停` : '', extensions ? `${extensions}次延期` : ''].filter(Boolean).join('、');
+    const key = `${caseId}:${phase}`;
+    const fill = el('span', { class: `clock-fill clock-fill-${tone}` });
+    fill.style.width = `${Math.min(100, pct)}%`;
+    return el('li', {
+      class: `clock-row clock-${tone}`,
+      attrs: { id: `${idPrefix}-${phase}` },
+      dataset: { phase, state, light },
+    }, [
+      el('div', { class: 'clock-head' }, [
+        el('span', {
+          class: `light light-${light || 'stopped'}`,
+          title: light ? LIGHT_LABELS[light] : s(c.state_label) || CLOCK_STATE_LABELS[state] || '',
+          attrs: { 'aria-hidden': 'true' },
+        }),
+        el('span', { class: 'clock-phase', text: label }),
+        el('span', { class: `clock-state clock-state-${CLOCK_STATE_LABELS[state] ? state : 'other'}`, text: s(c.state_label) || CLOCK_STATE_LABELS[state] || state }),
+        light ? el('span', { class: `clock-light clock-light-${light}`, text: LIGHT_LABELS[light] }) : null,
+        c.provisional === true ? el('span', {
+          class: 'tag-provisional', text: '暂估', title: PROVISIONAL_TIP, attrs: { tabindex: '0', 'aria-label': `暂估：${PROVISIONAL_TIP}` },
+        }) : null,
+        when,
+      ]),
+      el('div', {
+        class: 'clock-bar',
+        attrs: {
+          role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.min(100, pct)),
+          'aria-label': `${label}已用时 ${pct}%`,
+        },
+        title: `已用时 ${pct}%`,
+      }, [fill]),
+      el('div', { class: 'clock-meta' }, [
+        el('span', { class: 'clock-used', text: clockUsedText(c, dayMinutes) }),
+        el('span', { class: 'clock-limit', text: limit }),
+      ]),
+      history.length ? el('details', {
+        class: 'clock-history',
+        attrs: { open: openClockHistories.has(key) },
+        on: { toggle: (e) => (e.target.open ? openClockHistories.add(key) : openClockHistories.delete(key)) },
+      }, [
+        el('summary', { text: counts ? `计时记录（${counts}）` : '计时记录' }),
+        el('ol', { class: 'clock-events' }, history.map((h) => el('li', { class: 'clock-event', dataset: { what: s(h.what) } }, [
+          el('span', { class: 'clock-event-time mono', text: fmtTime(h.at), title: fmtFull(h.at) }),
+          el('span', { class: 'clock-event-text', text: clockHistoryText(h, working, dayMinutes) }),
+        ]))),
+      ]) : null,
+    ]);
+  }
+
+  /**
+   * The 办理时限 section: one row per clock (签收, 处置, 核查) with its light, due time, time used of
+   * the limit, a bar, 暂估 when a deadline reaches a year whose holidays aren't confirmed, and its
+   * history (pauses, resumptions, extensions). Null when the case has no clock (not dispatched yet).
+   */
+  function clockSection(d, { id = 'clocks', headClass = 'panel-section' } = {}) {
+    const list = objects(d && d.clocks);
+    if (!list.length) return null;
+    const caseId = s(d.case_id);
+    return el('section', { class: 'clocks', attrs: { id, 'aria-label': '办理时限' } }, [
+      el('h3', { class: headClass, text: '办理时限' }),
+      el('ul', { class: 'clock-list' }, list.map((c) => clockRow(c, caseId, id))),
+    ]);
+  }
+
+  const CALENDAR_DISMISSED = 'gridcase.calendar-warning-dismissed';
+
+  /**
+   * The calendar's warning (a year whose holiday schedule isn't imported: its deadlines are estimates),
+   * as a yellow banner after `after`, until dismissed for this session (sessionStorage).
+   * Also learns the office hours (a working day's length).
+   */
+  async function calendarBanner(request, { after, id = 'calendar-banner' } = {}) {
+    let status;
+    try {
+      status = await request('/api/v1/calendar/status');
+    } catch (err) {
+      return null; // no right to read reference data, or the server is busy: no banner
+    }
+    if (!isObj(status)) return null;
+    setOfficeHours(status.office_hours);
+    const warning = s(status.warning);
+    const old = document.getElementById(id);
+    let dismissed = '';
+    try {
+      dismissed = sessionStorage.getItem(CALENDAR_DISMISSED) || '';
+    } catch (_) {
+      dismissed = '';
+    }
+    if (!warning || dismissed === warning || !after || !after.parentNode) {
+      if (old) old.remove();
+      return null;
+    }
+    if (old && old.dataset.warning === warning) return old;
+    const box = el('div', { class: 'cal-banner', attrs: { id, role: 'status' }, dataset: { warning } }, [
+      el('span', { class: 'cal-banner-icon', text: '!', attrs: { 'aria-hidden': 'true' } }),
+      el('span', { class: 'cal-banner-text', text: warning }),
+      el('button', {
+        class: 'cal-banner-close',
+        text: '知道了',
+        title: '本次登录期间不再提示',
+        attrs: { type: 'button', id: `${id}-close` },
+        on: {
+          click: () => {
+            try {
+              sessionStorage.setItem(CALENDAR_DISMISSED, warning);
+            } catch (_) {
+              // private mode: dismissed until the page reloads
+            }
+            box.remove();
+          },
+        },
+      }),
+    ]);
+    if (old) old.replaceWith(box);
+    else after.after(box);
+    return box;
+  }
+
+  // ---------------------------------------------------------------------
+  // 督办: supervision orders (the list on a case, the late ones on the console)
+  // ---------------------------------------------------------------------
+
+  const ORDER_STATUS_LABELS = { open: '待回复', replied: '已回复', closed: '已办结' };
+
+  /** An order's reply deadline light: stopped once answered; red when late; yellow in its last fifth. */
+  function orderDeadline(o, now = serverNow()) {
+    const due = parseTime(o.reply_due_at);
+    if (s(o.status) !== 'open') return { tone: 'stopped', due, short: '' };
+    if (Number.isNaN(due)) return { tone: 'none', due, short: '' };
+    if (now >= due || o.overdue === true || !Number.isNaN(parseTime(o.overdue_at))) {
+      return { tone: 'red', due, short: now >= due ? `超期 ${fmtDuration(now - due)}` : '已超期' };
+    }
+    const start = parseTime(o.created_at);
+    const ratio = Number.isNaN(start) || start >= due ? 0 : (now - start) / (due - start);
+    return { tone: ratio >= 0.8 ? 'yellow' : 'green', due, short: `剩余 ${fmtDuration(due - now)}` };
+  }
+
+  /** "待回复" / "超期未回复" / "已回复" / "超期回复". */
+  function orderStatusText(o, dl = orderDeadline(o)) {
+    const status = s(o.status);
+    if (status === 'open') return dl.tone === 'red' ? '超期未回复' : s(o.status_label) || ORDER_STATUS_LABELS.open;
+    const late = !Number.isNaN(parseTime(o.overdue_at));
+    if (status === 'replied' && late) return '超期回复';
+    return s(o.status_label) || ORDER_STATUS_LABELS[status] || status || '—';
+  }
+
+  // ---------------------------------------------------------------------
   // New reports: reference lists, grids by community, ids, photos, forms
   // ---------------------------------------------------------------------
 
@@ -1268,5 +1573,17 @@ window.Gridcase = (() => {
     renderPhotoPreviews,
     chineseOnly,
     formKit,
+    PHASE_LABELS,
+    LIGHT_LABELS,
+    PROVISIONAL_TIP,
+    setOfficeHours,
+    minutesText,
+    clockUsedText,
+    clockHistoryText,
+    clockSection,
+    calendarBanner,
+    ORDER_STATUS_LABELS,
+    orderDeadline,
+    orderStatusText,
   };
 })();

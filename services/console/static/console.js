@@ -605,6 +605,7 @@
   function refreshLists() {
     loadList();
     loadWarnings();
+    loadOrders();
   }
 
   function renderAll() {
@@ -616,6 +617,7 @@
     renderMore();
     renderMapCases(visible);
     renderWarnings();
+    renderOrders();
     state.flash.clear();
   }
 
@@ -1185,7 +1187,7 @@
   const ACTIVITY_STATES = { reported: '已上报', zero: '已零上报', silent: '未报告' };
   const ACTIVITY_REFRESH_MS = 60000;
   const activity = {
-    view: 'cases', // the table card's view: cases | activity
+    view: 'cases', // the table card's view: cases | activity | orders (督办超期)
     day: '', // YYYY-MM-DD (Beijing); '' until the first load (today)
     data: null, // {day, silent, grids: [...]}
     error: '',
@@ -1313,7 +1315,7 @@
   }
 
   function setView(view) {
-    activity.view = view === 'activity' ? 'activity' : 'cases';
+    activity.view = VIEWS.includes(view) ? view : 'cases';
     for (const tab of document.querySelectorAll('.view-tab')) {
       const on = tab.dataset.view === activity.view;
       tab.classList.toggle('active', on);
@@ -1322,9 +1324,86 @@
     }
     $('view-cases').hidden = activity.view !== 'cases';
     $('view-activity').hidden = activity.view !== 'activity';
+    $('view-orders').hidden = activity.view !== 'orders';
     if (activity.view === 'activity') loadActivity();
+    if (activity.view === 'orders') loadOrders();
     renderLegend();
     renderMapCases(state.items);
+  }
+
+  // ---------------------------------------------------------------------
+  // 督办超期: supervision orders past their reply deadline and still unanswered
+  // ---------------------------------------------------------------------
+
+  const VIEWS = ['cases', 'activity', 'orders'];
+  const ORDERS_LIMIT = 200;
+  const orders = { items: [], departments: new Map(), loaded: false, error: '', seq: 0, lastLoad: 0 };
+
+  async function loadOrders() {
+    const seq = ++orders.seq;
+    try {
+      const list = await fetchJSON(`/api/v1/supervision-orders?status=overdue&limit=${ORDERS_LIMIT}`);
+      if (seq !== orders.seq) return;
+      orders.items = G.objects(list).filter((o) => o.id != null && typeof o.case_id === 'string');
+      orders.loaded = true;
+      orders.error = '';
+      orders.lastLoad = Date.now();
+      if (orders.items.some((o) => !orders.departments.has(s(o.department_code)))) {
+        try {
+          const deps = await G.refList('departments', api);
+          orders.departments = new Map(deps.map((dep) => [s(dep.code), s(dep.name)]));
+        } catch (err) {
+          // the codes are shown instead
+        }
+      }
+    } catch (err) {
+      if (err instanceof SignedOut || seq !== orders.seq) return;
+      orders.error = isForbidden(err)
+        ? err.serverMessage || '当前账号无权查看督办单。'
+        : `督办单加载失败（${describeError(err)}），请点“刷新”重试。`;
+    }
+    if (seq === orders.seq) renderOrders();
+  }
+
+  function renderOrders() {
+    const n = orders.items.length;
+    const badge = $('orders-badge');
+    badge.hidden = !orders.loaded || n === 0;
+    badge.textContent = n >= ORDERS_LIMIT ? `${ORDERS_LIMIT}+` : String(n);
+    badge.title = `超期未回复的督办单 ${n} 件`;
+    const summary = $('orders-summary');
+    summary.classList.toggle('orders-summary-bad', !!orders.error || n > 0);
+    summary.textContent = orders.error || (!orders.loaded ? '加载中…'
+      : n ? `超期未回复的督办单 ${n >= ORDERS_LIMIT ? `${ORDERS_LIMIT} 件以上` : `${n} 件`}，请督促承办部门回复`
+        : '所有督办单均在回复时限内或已回复');
+    const now = serverNow();
+    $('orders-rows').replaceChildren(...orders.items.map((o) => {
+      const open = () => openCase(o.case_id);
+      const due = parseTime(o.reply_due_at);
+      const dept = orders.departments.get(s(o.department_code)) || s(o.department_code);
+      return el('tr', {
+        class: `activity-row order-row${o.case_id === state.selectedId ? ' selected' : ''}`,
+        dataset: { orderId: String(o.id), caseId: o.case_id },
+        attrs: { tabindex: '0' },
+        title: '查看案件',
+        on: {
+          click: (e) => { if (!e.target.closest('a')) open(); },
+          keydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } },
+        },
+      }, [
+        el('td', { class: 'col-o-no' }, [G.caseLink(o)]),
+        el('td', { class: 'col-o-issuer' }, [el('div', { class: 'truncate', text: orDash(o.issuer_label), title: s(o.issued_by_label) })]),
+        el('td', { class: 'col-o-reason' }, [el('div', { class: 'truncate', text: orDash(o.reason), title: s(o.reason) })]),
+        el('td', { class: 'col-o-dept' }, [el('div', { class: 'truncate', text: orDash(dept), title: dept })]),
+        el('td', { class: 'col-o-due' }, [el('span', { class: 'due due-red', title: `回复时限 ${fmtFull(due)}` }, [
+          el('span', { class: 'light light-red', attrs: { 'aria-hidden': 'true' } }),
+          el('span', { class: 'mono', text: fmtTime(o.reply_due_at) }),
+        ])]),
+        el('td', { class: 'col-o-late order-late', text: Number.isNaN(due) || now < due ? '—' : fmtDuration(now - due) }),
+      ]);
+    }));
+    $('orders-empty').hidden = !orders.loaded || n > 0;
+    $('orders-foot').textContent = orders.loaded ? `显示 ${n} 件 · 更新于 ${fmtFull(orders.lastLoad).slice(11)}` : '—';
   }
 
   // ---------------------------------------------------------------------
@@ -1450,14 +1529,24 @@
       refreshLists();
     },
   });
-  const panelParts = { top: null, acts: null, rest: null };
+  // 督办 (supervision orders): like the actions, one element that stays (a half-written order survives).
+  const supervision = window.GridcaseActions.createSupervision({
+    request: (url, opts) => api(url, opts),
+    permissions: () => auth.permissions,
+    onDone: ({ caseId }) => {
+      if (state.selectedId === caseId) loadDetail(caseId);
+      loadOrders();
+    },
+  });
+  const panelParts = { top: null, acts: null, sup: null, rest: null };
 
   function ensurePanelParts() {
     if (panelParts.top) return;
     panelParts.top = el('div', { class: 'panel-part', attrs: { id: 'panel-top' } });
     panelParts.acts = el('div', { class: 'panel-part', attrs: { id: 'panel-acts' } }, [actions.root]);
+    panelParts.sup = el('div', { class: 'panel-part', attrs: { id: 'panel-sup' } }, [supervision.root]);
     panelParts.rest = el('div', { class: 'panel-part', attrs: { id: 'panel-rest' } });
-    $('panel-body').replaceChildren(panelParts.top, panelParts.acts, panelParts.rest);
+    $('panel-body').replaceChildren(panelParts.top, panelParts.acts, panelParts.sup, panelParts.rest);
   }
 
   function renderDetail() {
@@ -1467,6 +1556,7 @@
       panelParts.top.replaceChildren();
       panelParts.rest.replaceChildren();
       actions.reset();
+      supervision.reset();
       return;
     }
     const d = state.detail && state.detail.case_id === id ? state.detail : null;
@@ -1491,6 +1581,7 @@
       replacePart(panelParts.top, parts);
       replacePart(panelParts.rest, rest);
       actions.reset();
+      supervision.reset();
       return;
     }
 
@@ -1553,6 +1644,7 @@
     if (d) {
       parts.push(revealSection(d));
       parts.push(G.pendingBox(d.pending_requests));
+      parts.push(G.clockSection(d));
     }
 
     if (d) {
@@ -1574,8 +1666,13 @@
       rest.push(notifications(d.notifications));
     }
     replacePart(panelParts.top, parts);
-    if (d) actions.render(d);
-    else actions.reset();
+    if (d) {
+      actions.render(d);
+      supervision.render(d);
+    } else {
+      actions.reset();
+      supervision.reset();
+    }
     replacePart(panelParts.rest, rest);
   }
 
@@ -2021,7 +2118,8 @@
       tab.addEventListener('keydown', (e) => {
         if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
         e.preventDefault();
-        const next = activity.view === 'cases' ? 'activity' : 'cases';
+        const at = VIEWS.indexOf(activity.view);
+        const next = VIEWS[(at + (e.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length];
         setView(next);
         document.querySelector(`.view-tab[data-view="${next}"]`).focus();
       });
@@ -2038,6 +2136,7 @@
       loadActivity();
     });
     $('activity-refresh').addEventListener('click', loadActivity);
+    $('orders-refresh').addEventListener('click', loadOrders);
     $('activity-silent-only').addEventListener('change', (e) => {
       activity.silentOnly = e.target.checked;
       renderActivity();
@@ -2075,6 +2174,8 @@
     }
     if (!source && !pollTimer) startLive();
     loadActivity(); // the 网格上报情况 tab's count of grids not heard from today
+    // A year whose holidays aren't imported yet: its deadlines are estimates (a yellow banner).
+    G.calendarBanner(api, { after: $('alert') });
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

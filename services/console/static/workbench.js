@@ -16,6 +16,8 @@
   const REFRESH_DEBOUNCE_MS = 300;
   const POLL_MS = 10000;
   const TICK_MS = 30000;
+  const ORDERS_LIMIT = 500; // open supervision orders read at once
+  const SUPERVISED_MAX = 100; // cases listed under 待回复督办
 
   // Status tabs: [key, label, statuses sent as ?status=…, tone].
   const TABS = [
@@ -29,7 +31,11 @@
   ];
 
   const state = {
-    filters: { tab: 'all', overdue: false, dueSoon: false, bounced: false, category: '', grid: '', from: '', to: '', q: '' },
+    filters: {
+      tab: 'all', overdue: false, dueSoon: false, bounced: false, supervision: false, category: '', grid: '', from: '', to: '', q: '',
+    },
+    // This department's open supervision orders (待回复督办): by case, in reply-due order.
+    orders: { items: [], byCase: new Map(), loaded: false },
     items: [],
     counts: {},
     total: null,
@@ -97,10 +103,11 @@
     const seq = ++listSeq;
     const limit = keepSize ? Math.min(Math.max(PAGE, state.items.length), 500) : PAGE;
     try {
-      const data = await api(listUrl({ limit }));
+      const data = state.filters.supervision ? await supervisedPage() : await api(listUrl({ limit }));
       if (seq !== listSeq) return;
       applyPage(data, false);
       setAlert('list', null);
+      if (!state.filters.supervision) loadOpenOrders();
     } catch (err) {
       if (err instanceof SignedOut) return;
       setAlert('list', err instanceof HttpError && err.status < 500 && err.status !== 429
@@ -134,6 +141,71 @@
       btn.disabled = false;
       btn.textContent = '加载更多';
     }
+  }
+
+  // -- 待回复督办: the cases with supervision orders this department has not answered yet ------------
+
+  async function fetchOpenOrders() {
+    const list = await api(`/api/v1/supervision-orders?status=open&limit=${ORDERS_LIMIT}`);
+    const mine = myDepartment();
+    const items = objects(list).filter((o) => typeof o.case_id === 'string' && o.id != null &&
+      (!mine || !s(o.department_code) || s(o.department_code) === mine));
+    const byCase = new Map();
+    for (const o of items) {
+      if (!byCase.has(o.case_id)) byCase.set(o.case_id, []);
+      byCase.get(o.case_id).push(o);
+    }
+    state.orders = { items, byCase, loaded: true };
+    return state.orders;
+  }
+
+  async function loadOpenOrders() {
+    try {
+      await fetchOpenOrders();
+    } catch (err) {
+      return; // the chip keeps its last count; the next refresh asks again
+    }
+    renderQueue();
+  }
+
+  /**
+   * The queue under 待回复督办: the cases of the open orders (earliest reply due first), each as the
+   * list shows it with the other filters applied (GET /api/v1/cases?q=<case number>&…).
+   */
+  async function supervisedPage() {
+    const f = state.filters;
+    const tab = TABS.find((t) => t[0] === f.tab) || TABS[0];
+    const [orders, base] = await Promise.all([fetchOpenOrders(), api(listUrl({ limit: 1 }))]);
+    const caseNos = [];
+    for (const o of orders.items) {
+      const no = s(o.case_no);
+      if (no && !caseNos.includes(no)) caseNos.push(no);
+    }
+    const wanted = caseNos.slice(0, SUPERVISED_MAX);
+    const found = new Array(wanted.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      while (next < wanted.length) {
+        const i = next++;
+        const data = await api(G.casesUrl({
+          statuses: tab[2], overdue: f.overdue, dueSoon: f.dueSoon, bounced: f.bounced, category: f.category, grid: f.grid,
+          from: f.from, to: f.to, q: wanted[i], limit: 5,
+        }));
+        found[i] = objects(data && data.items).find((c) => s(c.case_no) === wanted[i]) || null;
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // The search box too: a case number (or how it begins), or words of the description or address.
+    const q = f.q.toLowerCase();
+    const items = found.filter(Boolean).filter((c) => !q || s(c.case_no).startsWith(q) ||
+      s(c.description).toLowerCase().includes(q) || s(c.address).toLowerCase().includes(q));
+    return {
+      items,
+      counts: isObj(base && base.counts) ? base.counts : {},
+      total: base && base.total,
+      server_time: base && base.server_time,
+      next_cursor: null,
+    };
   }
 
   function applyPage(data, append) {
@@ -182,7 +254,9 @@
     setChip('wb-overdue', f.overdue, overdue);
     setChip('wb-due-soon', f.dueSoon, dueSoon);
     setChip('wb-bounced', f.bounced, Number.isFinite(state.counts.bounced) ? state.counts.bounced : null);
-    const filtered = f.overdue || f.dueSoon || f.bounced || f.category || f.grid || f.from || f.to || f.q;
+    setChip('wb-supervision', f.supervision, state.orders.loaded ? state.orders.items.length : null);
+    $('wb-supervision').classList.toggle('chip-alarm', state.orders.items.some((o) => G.orderDeadline(o).tone === 'red'));
+    const filtered = f.overdue || f.dueSoon || f.bounced || f.supervision || f.category || f.grid || f.from || f.to || f.q;
     $('wb-reset').hidden = !filtered;
 
     const rows = state.items.map(caseRow);
@@ -193,7 +267,9 @@
       $('wb-count').textContent = '加载中…';
     } else {
       const more = state.nextCursor ? '，还有更多' : '';
-      $('wb-count').textContent = `显示 ${state.items.length} 件${more}`;
+      $('wb-count').textContent = f.supervision
+        ? `待回复督办的案件 ${state.items.length} 件（督办单 ${state.orders.items.length} 件）`
+        : `显示 ${state.items.length} 件${more}`;
     }
   }
 
@@ -241,6 +317,7 @@
       G.bounceTag(c),
       rel === 'coordinator' ? el('span', { class: 'tag-assist', text: '首接协调', title: lead }) : null,
       rel === 'assist' ? el('span', { class: 'tag-assist', text: '协办', title: lead }) : null,
+      supervisionTag(c),
       G.stageTag(c),
       ...G.pendingTags(c),
     ].filter(Boolean);
@@ -261,6 +338,21 @@
       el('td', { class: 'col-time mono', text: G.fmtTime(c.created_at), title: G.fmtFull(c.created_at) }),
       el('td', { class: 'col-due' }, [G.deadlineCell(c, dl)]),
     ]);
+  }
+
+  /** "待回复督办" (red "督办超期" once a reply is late) on a case with an order this department hasn't answered. */
+  function supervisionTag(c) {
+    const list = state.orders.byCase.get(c.case_id);
+    if (!list || !list.length) return null;
+    const late = list.some((o) => G.orderDeadline(o).tone === 'red');
+    const first = list[0];
+    return el('span', {
+      class: `tag-sup${late ? ' tag-sup-late' : ''}`,
+      text: late ? '督办超期' : '待回复督办',
+      title: [`${s(first.issuer_label)}督办：${s(first.reason)}`, `回复时限 ${G.fmtMinute(first.reply_due_at)}`,
+        list.length > 1 ? `共 ${list.length} 件督办单待回复` : ''].filter(Boolean).join('\n'),
+      dataset: { supervision: late ? 'late' : 'open' },
+    });
   }
 
   function onRowActivate(ev) {
@@ -320,14 +412,24 @@
       loadList();
     },
   });
-  const parts = { top: null, acts: null, rest: null };
+  const supervision = window.GridcaseActions.createSupervision({
+    request: (url, opts) => api(url, opts),
+    idPrefix: 'wb-sup',
+    permissions: () => session.permissions,
+    onDone: ({ caseId }) => {
+      if (state.selectedId === caseId) loadDetail(caseId);
+      loadList();
+    },
+  });
+  const parts = { top: null, acts: null, sup: null, rest: null };
 
   function ensureParts() {
     if (parts.top) return;
     parts.top = el('div', { class: 'panel-part', attrs: { id: 'wb-case-top' } });
     parts.acts = el('div', { class: 'panel-part', attrs: { id: 'wb-case-acts' } }, [actions.root]);
+    parts.sup = el('div', { class: 'panel-part', attrs: { id: 'wb-case-sup' } }, [supervision.root]);
     parts.rest = el('div', { class: 'panel-part', attrs: { id: 'wb-case-rest' } });
-    $('wb-case-body').replaceChildren(parts.top, parts.acts, parts.rest);
+    $('wb-case-body').replaceChildren(parts.top, parts.acts, parts.sup, parts.rest);
   }
 
   let detailSeq = 0;
@@ -420,6 +522,7 @@
       ])]);
       replacePart(parts.rest, []);
       actions.reset();
+      supervision.reset();
       return;
     }
     const d = state.detail && state.detail.case_id === id ? state.detail : null;
@@ -441,6 +544,7 @@
       replacePart(parts.top, top);
       replacePart(parts.rest, []);
       actions.reset();
+      supervision.reset();
       return;
     }
     const dl = G.deadline(summary);
@@ -480,6 +584,7 @@
     top.push(G.fieldList(fields));
     if (d) {
       top.push(G.pendingBox(d.pending_requests));
+      top.push(G.clockSection(d, { id: 'wb-clocks' }));
       const result = G.latestResult(d);
       if (result && result.note) top.push(resultBox(result));
     }
@@ -502,8 +607,13 @@
       rest.push(el('h3', { class: 'panel-section', text: '处置时间线' }), el('div', { class: 'panel-loading', text: '正在加载…' }));
     }
     replacePart(parts.top, top);
-    if (d) actions.render(d);
-    else actions.reset();
+    if (d) {
+      actions.render(d);
+      supervision.render(d);
+    } else {
+      actions.reset();
+      supervision.reset();
+    }
     replacePart(parts.rest, rest);
   }
 
@@ -628,6 +738,7 @@
     $('wb-overdue').addEventListener('click', () => setFilter({ overdue: !state.filters.overdue, dueSoon: false }));
     $('wb-due-soon').addEventListener('click', () => setFilter({ dueSoon: !state.filters.dueSoon, overdue: false }));
     $('wb-bounced').addEventListener('click', () => setFilter({ bounced: !state.filters.bounced }));
+    $('wb-supervision').addEventListener('click', () => setFilter({ supervision: !state.filters.supervision }));
     $('wb-category').addEventListener('change', (e) => setFilter({ category: e.target.value }));
     $('wb-grid').addEventListener('change', (e) => setFilter({ grid: e.target.value }));
     $('wb-from').addEventListener('change', (e) => setFilter({ from: e.target.value }));
@@ -643,7 +754,7 @@
       $('wb-from').value = '';
       $('wb-to').value = '';
       $('wb-search').value = '';
-      setFilter({ overdue: false, dueSoon: false, bounced: false, category: '', grid: '', from: '', to: '', q: '' });
+      setFilter({ overdue: false, dueSoon: false, bounced: false, supervision: false, category: '', grid: '', from: '', to: '', q: '' });
     });
     $('wb-more').addEventListener('click', loadMore);
     $('wb-case-close').addEventListener('click', closeCase);
@@ -676,6 +787,8 @@
     loadList();
     loadFilterOptions();
     connectStream();
+    // A year whose holidays aren't imported yet: its deadlines are estimates (a yellow banner).
+    G.calendarBanner(api, { after: $('alert') });
     const id = G.caseIdFromHash();
     if (id) openCase(id, { fromHash: true });
   }
