@@ -333,7 +333,8 @@ async def _climb(
     overdue_at = clock.overdue_at or case.now
     if step >= len(policy.steps):
         # At the top: the case stays overdue under supervision, marked once.
-        await _overdue(conn, case, replace(clock, step=step + 1, overdue_at=None))
+        top = [*clock.history, {"at": case.now.isoformat(), "what": "exhausted"}]
+        await _overdue(conn, case, replace(clock, step=step + 1, overdue_at=None, history=top))
         return "exhausted"
     rung = policy.steps[step]
     nxt = _after_gap(rules, clock, case.now)  # the next step, or after the last one the overdue mark
