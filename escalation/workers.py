@@ -25,6 +25,7 @@ LATENESS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60, 600),
 )
 BATCH = 200
+MIN_WAIT_S = 0.02
 
 
 def scheduler(rules: Rules, catalogs: CatalogCache) -> Callable[[ServiceContext], Awaitable[None]]:
@@ -33,10 +34,12 @@ def scheduler(rules: Rules, catalogs: CatalogCache) -> Callable[[ServiceContext]
             fired, next_in = await fire_due(ctx.pool, rules, catalogs)
             if fired >= BATCH:
                 continue
-            wait = min(ctx.settings.escalation_poll_s, next_in if next_in is not None else 3600.0)
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ctx.stop.wait(), wait)
+            # A due timer another instance holds reads as "due now": wait a little rather than spin.
+            wait = max(
+                MIN_WAIT_S, min(ctx.settings.escalation_poll_s, next_in if next_in is not None else 3600.0)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.stop.wait(), wait)
 
     return run_scheduler
 
@@ -49,10 +52,12 @@ async def fire_due(
         catalog = await catalogs.get()
         async with pool.acquire() as conn:
             async with conn.transaction():
+                # The time as a value (an InitPlan), not clock_timestamp() per row: only then can it bound
+                # the index scan, so a claim reads the due timers, not every pending one.
                 due = await conn.fetch(
                     "SELECT id, case_id, phase, kind, ref, clock_version, due_at, clock_timestamp() AS now "
-                    "FROM timers WHERE fired_at IS NULL AND due_at <= clock_timestamp() ORDER BY due_at LIMIT $1 "
-                    "FOR UPDATE SKIP LOCKED",
+                    "FROM timers WHERE fired_at IS NULL AND due_at <= (SELECT clock_timestamp()) "
+                    "ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED",
                     limit,
                 )
                 # Cases are locked in one global order (by id) in every service: no deadlocks.
