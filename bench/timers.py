@@ -42,7 +42,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -60,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
+from bench.system import log, machine_info, summarize  # noqa: E402
 from services.db.pool import create_pool  # noqa: E402
 
 # The scheduler's claim query, exactly as escalation/workers.py sends it. Since commit 2590d61 it takes the
@@ -80,61 +80,8 @@ NEXT_DUE = "SELECT extract(epoch FROM min(due_at) - clock_timestamp()) FROM time
 BATCH = 200
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------------------------------
-# Statistics and the machine
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default); q in [0, 100]."""
-    if not sorted_values:
-        return float("nan")
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
-
-def summarize(values: Sequence[float]) -> dict[str, float]:
-    s = sorted(values)
-    if not s:
-        return {"n": 0}
-    return {
-        "n": len(s),
-        "min": s[0],
-        "mean": sum(s) / len(s),
-        "p50": percentile(s, 50),
-        "p90": percentile(s, 90),
-        "p99": percentile(s, 99),
-        "max": s[-1],
-    }
-
-
-def machine_info() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
+# Statistics and the machine (log, percentile, summarize, machine_info: bench/system.py)
 
 
 def loadavg() -> list[float]:
