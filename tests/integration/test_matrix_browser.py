@@ -16,17 +16,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -34,11 +31,8 @@ from selenium.webdriver.support.ui import Select
 
 from schemas.identity import Role
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
-from tests.integration.test_console_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    MISSING,
-    WINDOW,
+from tests.integration.test_console_browser import (  # noqa: F401 (browser: the fixture, one for every page)
+    browser,
     path_of,
     sign_in,
     text_of,
@@ -61,41 +55,6 @@ RESOLVED = (
     "柳塘社区第一网格的“暴露垃圾或垃圾清运不及时”：先由网格先行处置，主办 区城市管理局·环境卫生科，协办 —，"
     "签收 1工作小时，办结 2工作小时（依据：柳塘社区规则）"
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    if MISSING:  # only reached on CI: test_console_browser skips the module elsewhere
-        pytest.fail(f"{' and '.join(MISSING)} missing on CI: run deploy/install-test-browser.sh first")
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        "--lang=zh-CN",
-        "--no-first-run",
-        "--disable-extensions",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "prefs",
-        {
-            "credentials_enable_service": False,
-            "profile.password_manager_enabled": False,
-            "intl.accept_languages": "zh-CN,zh",
-        },
-    )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        driver.set_script_timeout(15)
-        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-        driver.set_window_size(2 * WINDOW[0] - inner[0], 2 * WINDOW[1] - inner[1])
-        yield driver
-    finally:
-        driver.quit()
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -201,7 +160,9 @@ async def rules_at(admin: httpx.AsyncClient, category: str, area: str) -> list[d
 
 @pytest.mark.timeout(300)
 async def test_admin_adds_edits_and_deletes_an_area_rule(
-    browser: WebDriver, system: System, as_role: dict[str, httpx.AsyncClient]
+    browser: WebDriver,  # noqa: F811
+    system: System,
+    as_role: dict[str, httpx.AsyncClient],
 ) -> None:
     admin = as_role["admin"]
     for left in await rules_at(admin, NEW_CATEGORY, LIUTANG_2):  # an earlier run stopped half-way
@@ -291,7 +252,10 @@ async def test_admin_adds_edits_and_deletes_an_area_rule(
 
 
 @pytest.mark.timeout(300)
-def test_operator_reads_the_matrix_and_asks_who_handles_a_case(browser: WebDriver, system: System) -> None:
+def test_operator_reads_the_matrix_and_asks_who_handles_a_case(
+    browser: WebDriver,  # noqa: F811
+    system: System,
+) -> None:
     screen(browser, DESKTOP)
     open_matrix(browser, system.http, OPERATOR.username, DEMO_PASSWORD)
     wait_until(browser, "the check to pass", check_passes)

@@ -22,7 +22,7 @@ import struct
 import tempfile
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -42,11 +39,8 @@ from selenium.webdriver.support.ui import Select
 from schemas.identity import Role
 from services.identity.bootstrap import DEMO_ACCOUNTS, DEMO_PASSWORD
 from tests.integration.conftest import case_in_status, post_report, role_headers
-from tests.integration.test_console_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    MISSING,
-    WINDOW,
+from tests.integration.test_console_browser import (  # noqa: F401 (browser: the fixture, one for every page)
+    browser,
     click,
     in_page,
     path_of,
@@ -107,41 +101,6 @@ def png(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (30, 120,
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    if MISSING:  # only reached on CI: test_console_browser skips the module elsewhere
-        pytest.fail(f"{' and '.join(MISSING)} missing on CI: run deploy/install-test-browser.sh first")
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        "--lang=zh-CN",
-        "--no-first-run",
-        "--disable-extensions",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "prefs",
-        {
-            "credentials_enable_service": False,
-            "profile.password_manager_enabled": False,
-            "intl.accept_languages": "zh-CN,zh",
-        },
-    )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        driver.set_script_timeout(15)
-        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-        driver.set_window_size(2 * WINDOW[0] - inner[0], 2 * WINDOW[1] - inner[1])
-        yield driver
-    finally:
-        driver.quit()
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -297,7 +256,10 @@ def parse(ts: str) -> datetime:
 
 @pytest.mark.timeout(600)
 async def test_the_closed_loop_through_the_pages(
-    browser: WebDriver, system: System, as_role: dict[str, httpx.AsyncClient], tmp_path: Path
+    browser: WebDriver,  # noqa: F811
+    system: System,
+    as_role: dict[str, httpx.AsyncClient],
+    tmp_path: Path,
 ) -> None:
     api = as_role["operator"]
     pages = Pages(browser, system.http)
@@ -482,7 +444,9 @@ async def test_the_closed_loop_through_the_pages(
 
 @pytest.mark.timeout(300)
 async def test_department_waits_while_the_grid_works_the_case_first(
-    browser: WebDriver, system: System, as_role: dict[str, httpx.AsyncClient]
+    browser: WebDriver,  # noqa: F811
+    system: System,
+    as_role: dict[str, httpx.AsyncClient],
 ) -> None:
     """小事不出网格: a rubbish case goes to the grid worker first. The department (环境卫生科) sees it in its
     queue and on its case page with who works it now and a notice, without actions; once the grid worker
