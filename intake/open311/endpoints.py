@@ -31,7 +31,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from intake.decoding import check_text
+from intake.decoding import Undecodable, check_text
 from intake.open311 import mapping
 from intake.open311.formats import (
     FORMATS,
@@ -89,9 +89,16 @@ class Open311Route(APIRoute):
         async def guarded(request: Request) -> Response:
             fmt = format_of_path(request.url.path)
             try:
+                if request.method == "GET":  # a POST is kept raw first, then refused by its own checks
+                    check_text(dict(request.query_params))  # NUL or a lone surrogate in a read's query
                 return await handler(request)
             except Open311Error as exc:
                 return error_response(exc, fmt)
+            except (Undecodable, asyncpg.DataError) as exc:
+                log.warning("open311: refused unstorable input: %s", type(exc).__name__)
+                return error_response(
+                    Open311Error(400, "请求含有无法处理的字符或超出范围的数值", reason="invalid_request"), fmt
+                )
             except HTTPException as exc:  # a body over the size limit (BodyRejected) and the like
                 reason = exc.error if isinstance(exc, BodyRejected) else "http_error"
                 return error_response(Open311Error(exc.status_code, str(exc.detail), reason=reason), fmt)
