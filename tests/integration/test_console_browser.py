@@ -136,7 +136,10 @@ def wait_until(
 ) -> T:
     """Wait for ``condition`` to be truthy; fail saying what we waited for and where the page was."""
     try:
-        result = WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+        # A live refresh may replace an element between finding it and reading it: look again.
+        result = WebDriverWait(
+            driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         try:
             text = driver.execute_script("return document.body ? document.body.innerText : ''")
